@@ -27,5 +27,5 @@ pub fn to_yaml(crd: &CustomResourceDefinition) -> String {
 
 /// All CRDs as one multi-document YAML stream (what `regionstack crd` prints).
 pub fn all_yaml() -> String {
-    all().iter().map(|(_, crd)| to_yaml(crd)).collect::<Vec<_>>().join("")
+    all().iter().map(|(_, crd)| to_yaml(crd)).collect()
 }

@@ -7,9 +7,15 @@
 //! rules (`x-kubernetes-validations`) attached here are what the API server enforces
 //! before the operator ever sees an object.
 
+// `#[kube(printcolumn(...))]` repeats `type_ = "string"` by design; clippy reads the
+// repeated key as a duplicated attribute.
+#![allow(clippy::duplicated_attributes)]
+
 pub mod common;
 pub mod condition;
 pub mod crd;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod pii;
 pub mod reason;
 pub mod region;

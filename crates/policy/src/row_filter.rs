@@ -181,7 +181,9 @@ fn collect_columns(expr: &FilterExpr, out: &mut BTreeSet<String>) {
         FilterExpr::Not(e) | FilterExpr::IsNull { expr: e, .. } => collect_columns(e, out),
         FilterExpr::In { expr, list, .. } => {
             collect_columns(expr, out);
-            list.iter().for_each(|e| collect_columns(e, out));
+            for e in list {
+                collect_columns(e, out);
+            }
         }
         FilterExpr::Between { expr, low, high, .. } => {
             collect_columns(expr, out);
@@ -347,7 +349,7 @@ fn literal(v: &Value) -> Result<Literal, RowFilterError> {
         Value::Null => Literal::Null,
         Value::Boolean(b) => Literal::Bool(*b),
         Value::Number(n, false) => {
-            let n = n.to_string();
+            let n = n.clone();
             let well_formed = !n.is_empty()
                 && n.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
                 && n.starts_with(|c: char| c.is_ascii_digit() || c == '.')

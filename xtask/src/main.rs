@@ -23,7 +23,8 @@ fn gen_crds() -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     for (file, crd) in regionstack_api::crd::all() {
         let path = dir.join(file);
-        std::fs::write(&path, regionstack_api::crd::to_yaml(&crd)).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, regionstack_api::crd::to_yaml(&crd))
+            .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }
     Ok(())

@@ -9,9 +9,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// The catalogue (legal sources, transfer rules) lives in the policy crate; adding a
 /// regime means adding a variant here and an entry there.
-#[derive(
-    Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash,
-)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Jurisdiction {
     /// EU General Data Protection Regulation (Regulation (EU) 2016/679).
     #[serde(rename = "GDPR")]

@@ -90,8 +90,14 @@ mod tests {
     #[test]
     fn unchanged_status_keeps_transition_time() {
         let mut conds = vec![];
-        set_condition(&mut conds, Condition::new("Ready", ConditionStatus::False, "UnknownRegion", "a", Some(1), at(10)));
-        set_condition(&mut conds, Condition::new("Ready", ConditionStatus::False, "RegionNotActive", "b", Some(2), at(20)));
+        set_condition(
+            &mut conds,
+            Condition::new("Ready", ConditionStatus::False, "UnknownRegion", "a", Some(1), at(10)),
+        );
+        set_condition(
+            &mut conds,
+            Condition::new("Ready", ConditionStatus::False, "RegionNotActive", "b", Some(2), at(20)),
+        );
         assert_eq!(conds.len(), 1);
         assert_eq!(conds[0].last_transition_time, at(10));
         assert_eq!(conds[0].reason, "RegionNotActive");
@@ -101,10 +107,16 @@ mod tests {
     #[test]
     fn changed_status_moves_transition_time() {
         let mut conds = vec![];
-        set_condition(&mut conds, Condition::new("Ready", ConditionStatus::False, "UnknownRegion", "a", Some(1), at(10)));
+        set_condition(
+            &mut conds,
+            Condition::new("Ready", ConditionStatus::False, "UnknownRegion", "a", Some(1), at(10)),
+        );
         set_condition(&mut conds, Condition::new("Ready", ConditionStatus::True, "Ready", "ok", Some(1), at(30)));
         assert_eq!(conds[0].last_transition_time, at(30));
-        set_condition(&mut conds, Condition::new("ResidencyCompliant", ConditionStatus::True, "Compliant", "ok", Some(1), at(40)));
+        set_condition(
+            &mut conds,
+            Condition::new("ResidencyCompliant", ConditionStatus::True, "Compliant", "ok", Some(1), at(40)),
+        );
         assert_eq!(conds.len(), 2);
         assert_eq!(find_condition(&conds, "ResidencyCompliant").unwrap().last_transition_time, at(40));
     }

@@ -27,8 +27,7 @@ pub use pii::{PiiDatabase, PiiDatabaseSpec, PiiDatabaseStatus};
 pub use reason::ReasonCode;
 pub use region::{Lifecycle, Region, RegionSpec, RegionStatus};
 pub use telemetry::{
-    ColumnClass, ColumnRule, DataClass, TelemetryReplica, TelemetryReplicaSpec,
-    TelemetryReplicaStatus, TransformKind,
+    ColumnClass, ColumnRule, DataClass, TelemetryReplica, TelemetryReplicaSpec, TelemetryReplicaStatus, TransformKind,
 };
 
 /// The API group of every regionstack resource.

@@ -25,9 +25,18 @@ use crate::reason::ReasonCode;
     doc = "A PostgreSQL database holding personal data (PII) that never leaves its region.",
     printcolumn(name = "Region", type_ = "string", json_path = ".spec.region"),
     printcolumn(name = "Mode", type_ = "string", json_path = ".spec.enforcement"),
-    printcolumn(name = "Compliant", type_ = "string", json_path = ".status.conditions[?(@.type==\"ResidencyCompliant\")].status"),
+    printcolumn(
+        name = "Compliant",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"ResidencyCompliant\")].status"
+    ),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason", priority = 1),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
+        priority = 1
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[x_kube(validation = Rule::new("has(self.managed) != has(self.external)").message("exactly one of managed or external must be set"))]

@@ -114,10 +114,7 @@ mod tests {
     fn strings_round_trip_and_match_serde() {
         for code in ReasonCode::ALL {
             assert_eq!(code.as_str().parse::<ReasonCode>().unwrap(), *code);
-            assert_eq!(
-                serde_json::to_value(code).unwrap(),
-                serde_json::Value::String(code.as_str().to_owned())
-            );
+            assert_eq!(serde_json::to_value(code).unwrap(), serde_json::Value::String(code.as_str().to_owned()));
         }
         assert!("rogueReplication".parse::<ReasonCode>().is_err());
     }
@@ -126,11 +123,23 @@ mod tests {
     fn design_codes_are_all_present_with_stable_spelling() {
         // DESIGN §4: the list is a contract; a rename must fail this test.
         let design = [
-            "UnknownRegion", "RegionNotActive", "ForeignRegion", "JurisdictionNotProvided",
-            "CrossRegionReplica", "BackupOutOfRegion", "UnclassifiedColumn",
-            "PersonalDataExported", "TransferNotPermitted", "InvalidRowFilter",
-            "InvalidIdentifier", "SelfReplication", "DuplicateTable", "RogueReplication",
-            "GuardrailMissing", "DatabaseUnreachable", "ProvisionerMissing",
+            "UnknownRegion",
+            "RegionNotActive",
+            "ForeignRegion",
+            "JurisdictionNotProvided",
+            "CrossRegionReplica",
+            "BackupOutOfRegion",
+            "UnclassifiedColumn",
+            "PersonalDataExported",
+            "TransferNotPermitted",
+            "InvalidRowFilter",
+            "InvalidIdentifier",
+            "SelfReplication",
+            "DuplicateTable",
+            "RogueReplication",
+            "GuardrailMissing",
+            "DatabaseUnreachable",
+            "ProvisionerMissing",
         ];
         for name in design {
             assert!(name.parse::<ReasonCode>().is_ok(), "missing reason code {name}");

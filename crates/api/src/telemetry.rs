@@ -24,7 +24,11 @@ use crate::condition::Condition;
     printcolumn(name = "Targets", type_ = "string", json_path = ".spec.targets[*].region"),
     printcolumn(name = "Data class", type_ = "string", json_path = ".status.dataClass"),
     printcolumn(name = "Side", type_ = "string", json_path = ".status.side", priority = 1),
-    printcolumn(name = "Compliant", type_ = "string", json_path = ".status.conditions[?(@.type==\"ResidencyCompliant\")].status"),
+    printcolumn(
+        name = "Compliant",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"ResidencyCompliant\")].status"
+    ),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]

@@ -70,7 +70,8 @@ pub fn main() -> ExitCode {
 }
 
 fn run_check(args: &CheckArgs) -> ExitCode {
-    let catalogue = regionstack_policy::Catalogue::new().with_dpdp_restricted(args.dpdp_restricted.iter().map(|c| c.trim().to_uppercase()));
+    let catalogue = regionstack_policy::Catalogue::new()
+        .with_dpdp_restricted(args.dpdp_restricted.iter().map(|c| c.trim().to_uppercase()));
     let outcome = check::run(&args.paths, &catalogue);
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();

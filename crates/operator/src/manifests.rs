@@ -64,8 +64,11 @@ pub const IGNORE_FILE: &str = ".regionstackignore";
 pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
     let mut files = Vec::new();
     for path in paths {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| InputError { file: path.clone(), document: None, message: format!("cannot read: {e}") })?;
+        let meta = std::fs::metadata(path).map_err(|e| InputError {
+            file: path.clone(),
+            document: None,
+            message: format!("cannot read: {e}"),
+        })?;
         if meta.is_file() {
             files.push(path.clone());
             continue;
@@ -90,7 +93,8 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
                 ignored.extend(read_ignore_file(p)?);
                 continue;
             }
-            let is_manifest = p.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json"));
+            let is_manifest =
+                p.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json"));
             if entry.file_type().is_file() && is_manifest {
                 files.push(p.to_path_buf());
             }
@@ -140,7 +144,9 @@ pub fn load(paths: &[PathBuf]) -> Result<Manifests, Vec<InputError>> {
             };
             let items = match value {
                 Value::Null => continue,
-                Value::Object(ref map) if map.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List")) => {
+                Value::Object(ref map)
+                    if map.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List")) =>
+                {
                     map.get("items").and_then(Value::as_array).cloned().unwrap_or_default()
                 }
                 Value::Object(_) => vec![value],
@@ -162,7 +168,11 @@ pub fn load(paths: &[PathBuf]) -> Result<Manifests, Vec<InputError>> {
 fn typed<T: serde::de::DeserializeOwned>(kind: &str, value: Value) -> Result<T, String> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        if path == "." { format!("invalid {kind}: {}", e.inner()) } else { format!("invalid {kind}: {path}: {}", e.inner()) }
+        if path == "." {
+            format!("invalid {kind}: {}", e.inner())
+        } else {
+            format!("invalid {kind}: {path}: {}", e.inner())
+        }
     })
 }
 

@@ -16,7 +16,8 @@ fn regionstack(args: &[&str], cwd: &Path) -> Output {
 }
 
 fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn codes(out: &Output) -> BTreeSet<String> {
@@ -75,7 +76,10 @@ fn text_output_is_one_line_per_violation_then_a_summary() {
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<_> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
-    assert!(lines[..2].iter().all(|l| l.starts_with("TelemetryReplica telemetry/to-india: TransferNotPermitted: ")), "{text}");
+    assert!(
+        lines[..2].iter().all(|l| l.starts_with("TelemetryReplica telemetry/to-india: TransferNotPermitted: ")),
+        "{text}"
+    );
     assert_eq!(lines[2], "2 violations in 1 of 5 regionstack objects (1 files)");
 }
 
@@ -106,7 +110,12 @@ fn invalid_objects_and_missing_paths_exit_2_with_the_field_path() {
     let out = regionstack(&["check", file.to_str().unwrap()], dir.path());
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("document 0: invalid TelemetryReplica: spec.tables[0].columns[0].transform: unknown variant `scramble`"), "{err}");
+    assert!(
+        err.contains(
+            "document 0: invalid TelemetryReplica: spec.tables[0].columns[0].transform: unknown variant `scramble`"
+        ),
+        "{err}"
+    );
 
     let missing = regionstack(&["check", "does/not/exist.yaml"], dir.path());
     assert_eq!(missing.status.code(), Some(2));
@@ -135,12 +144,23 @@ fn directories_recurse_skip_ignored_entries_other_kinds_and_flatten_lists() {
     std::fs::copy(workspace().join("examples/invalid/unknown-region.yaml"), root.join("skipped/bad.yaml")).unwrap();
     std::fs::write(root.join(".regionstackignore"), "# counter-examples\nskipped/\n").unwrap();
     let out = regionstack(&["check", root.to_str().unwrap()], root);
-    assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("compliant: 4 regionstack objects in 2 files"));
 
     // Named explicitly, an ignored file is checked.
     let out = regionstack(&["check", root.to_str().unwrap(), root.join("skipped/bad.yaml").to_str().unwrap()], root);
-    assert_eq!(out.status.code(), Some(2), "the bad file redefines the Regions: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the bad file redefines the Regions: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("is already defined in"));
 }
 
@@ -153,5 +173,9 @@ fn crd_prints_the_committed_crds() {
         expected.push_str(&std::fs::read_to_string(workspace().join("crds").join(file)).unwrap());
     }
     // Not assert_eq!: a diff of three CRDs drowns the one line that matters.
-    assert!(String::from_utf8(out.stdout).unwrap() == expected, "crds/ is stale: run `{}`", regionstack_api::crd::REGENERATE_COMMAND);
+    assert!(
+        String::from_utf8(out.stdout).unwrap() == expected,
+        "crds/ is stale: run `{}`",
+        regionstack_api::crd::REGENERATE_COMMAND
+    );
 }

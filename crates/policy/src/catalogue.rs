@@ -17,8 +17,8 @@ use regionstack_api::telemetry::TransferBasis;
 /// throughout the EEA (EEA Joint Committee Decision 154/2018, 6 July 2018), so
 /// transfers within it are not transfers to a third country.
 const EEA: &[&str] = &[
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU",
-    "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", // EU-27
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT",
+    "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", // EU-27
     "IS", "LI", "NO", // EEA EFTA states
 ];
 

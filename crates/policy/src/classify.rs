@@ -1,8 +1,8 @@
 //! Column rules and data classes (DESIGN §5): which transforms each column class may
 //! use, and what an exported table therefore carries.
 
-use regionstack_api::telemetry::{ColumnClass, ColumnRule, DataClass, Transform};
 use regionstack_api::ReasonCode;
+use regionstack_api::telemetry::{ColumnClass, ColumnRule, DataClass, Transform, TransformKind};
 
 /// What one column rule means for residency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,13 +24,16 @@ pub enum ColumnOutcome {
 /// - identifier: `drop` or `hash` only; `keep` exports personal data; generalizing
 ///   transforms do not make a direct identifier safe (a prefix of an e-mail address is
 ///   still an e-mail address), so they are not a valid rule for the class.
-/// - quasi: `drop`, `hash` or a generalizing transform; `keep` exports personal data.
+/// - quasi: `drop`, `hash` or a generalizing transform; `keep` exports personal data,
+///   and so does an `ipPrefix` that keeps all 32 (IPv4) or 128 (IPv6) bits.
 /// - none: anything; `hash` still makes the table pseudonymous by the letter of §5.
 pub fn outcome(class: ColumnClass, transform: Transform) -> ColumnOutcome {
     match (class, transform) {
         (_, Transform::Drop) => ColumnOutcome::Dropped,
         (_, Transform::Hash) => ColumnOutcome::Hashed,
         (ColumnClass::Identifier | ColumnClass::Quasi, Transform::Keep) => ColumnOutcome::RawPersonal,
+        // A full-length prefix is the whole address: as raw as `keep`.
+        (ColumnClass::Quasi, Transform::IpPrefix { v4, v6 }) if v4 >= 32 || v6 >= 128 => ColumnOutcome::RawPersonal,
         (ColumnClass::Identifier, _) => ColumnOutcome::Invalid,
         (ColumnClass::Quasi | ColumnClass::None, _) => ColumnOutcome::Anonymized,
     }
@@ -41,11 +44,33 @@ pub fn check_column(rule: &ColumnRule) -> (Option<Transform>, ColumnOutcome, Opt
     let transform = match rule.resolve() {
         Ok(t) => t,
         Err(why) => {
-            return (
-                None,
-                ColumnOutcome::Invalid,
-                Some((ReasonCode::UnclassifiedColumn, format!("column {:?}: {why}", rule.name))),
-            );
+            // Fail closed: a malformed rule still declares what it would export. A raw
+            // identifier stays personal data and a hash stays pseudonymous, so neither
+            // the codes nor the data class understate what the rule asks for.
+            return match rule.transform {
+                TransformKind::Keep if outcome(rule.class, Transform::Keep) == ColumnOutcome::RawPersonal => (
+                    None,
+                    ColumnOutcome::RawPersonal,
+                    Some((
+                        ReasonCode::PersonalDataExported,
+                        format!(
+                            "column {:?} is class {} and would be exported raw (transform keep); {why}",
+                            rule.name,
+                            rule.class.as_str()
+                        ),
+                    )),
+                ),
+                TransformKind::Hash => (
+                    None,
+                    ColumnOutcome::Hashed,
+                    Some((ReasonCode::UnclassifiedColumn, format!("column {:?}: {why}", rule.name))),
+                ),
+                _ => (
+                    None,
+                    ColumnOutcome::Invalid,
+                    Some((ReasonCode::UnclassifiedColumn, format!("column {:?}: {why}", rule.name))),
+                ),
+            };
         }
     };
     let out = outcome(rule.class, transform);
@@ -53,9 +78,11 @@ pub fn check_column(rule: &ColumnRule) -> (Option<Transform>, ColumnOutcome, Opt
         ColumnOutcome::RawPersonal => Some((
             ReasonCode::PersonalDataExported,
             format!(
-                "column {:?} is class {} and would be exported raw (transform keep); use drop, hash{}",
+                "column {:?} is class {} and would be exported raw (transform {}{}); use drop, hash{}",
                 rule.name,
                 rule.class.as_str(),
+                rule.transform.as_str(),
+                if rule.transform == TransformKind::Keep { "" } else { " keeping every bit" },
                 if rule.class == ColumnClass::Quasi { " or a generalizing transform" } else { "" }
             ),
         )),
@@ -106,11 +133,7 @@ mod tests {
             Transform::Round(2),
             Transform::Prefix(3),
         ];
-        let expected = [
-            (I, [D, P, H, X, X, X, X]),
-            (Q, [D, P, H, A, A, A, A]),
-            (N, [D, A, H, A, A, A, A]),
-        ];
+        let expected = [(I, [D, P, H, X, X, X, X]), (Q, [D, P, H, A, A, A, A]), (N, [D, A, H, A, A, A, A])];
         for (class, row) in expected {
             for (t, want) in transforms.iter().zip(row) {
                 assert_eq!(outcome(class, *t), want, "{class:?} × {t:?}");

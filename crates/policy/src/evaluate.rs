@@ -4,14 +4,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use kube::ResourceExt;
 use regionstack_api::pii::PiiDatabaseSpec;
 use regionstack_api::region::{Lifecycle, RegionSpec};
-use regionstack_api::telemetry::{DataClass, TableExport, TelemetryReplicaSpec};
+use regionstack_api::telemetry::{ColumnClass, DataClass, TableExport, TelemetryReplicaSpec};
 use regionstack_api::{PiiDatabase, ReasonCode, Region, TelemetryReplica};
-use kube::ResourceExt;
 
 use crate::catalogue::{Basis, Catalogue, TransferDecision};
-use crate::classify::{ColumnOutcome, check_column, table_class};
+use crate::classify::{check_column, table_class};
 use crate::identifier::{validate_identifier, validate_source_schema};
 use crate::row_filter::RowFilter;
 
@@ -55,7 +55,10 @@ impl<'a> RegionIndex<'a> {
     fn require_active(&self, what: &str, name: &str, findings: &mut Vec<Finding>) -> Option<&'a RegionSpec> {
         match self.get(name) {
             None => {
-                findings.push(Finding::new(ReasonCode::UnknownRegion, format!("{what} region {name:?} is not a known Region")));
+                findings.push(Finding::new(
+                    ReasonCode::UnknownRegion,
+                    format!("{what} region {name:?} is not a known Region"),
+                ));
                 None
             }
             Some(r) if r.lifecycle != Lifecycle::Active => {
@@ -73,8 +76,15 @@ impl<'a> RegionIndex<'a> {
 /// Findings for a PiiDatabase.
 pub fn evaluate_pii(spec: &PiiDatabaseSpec, regions: &RegionIndex<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
+    if spec.compliance.is_empty() {
+        findings.push(Finding::new(
+            ReasonCode::InvalidSpec,
+            "spec.compliance is empty: name the regimes the data falls under",
+        ));
+    }
     if spec.managed.is_some() == spec.external.is_some() {
-        findings.push(Finding::new(ReasonCode::InvalidSpec, "exactly one of spec.managed or spec.external must be set"));
+        findings
+            .push(Finding::new(ReasonCode::InvalidSpec, "exactly one of spec.managed or spec.external must be set"));
     }
     if let Some(region) = regions.require_active("database", &spec.region, &mut findings) {
         for regime in &spec.compliance {
@@ -164,8 +174,7 @@ fn check_table(table: &TableExport, findings: &mut Vec<Finding>) -> DataClass {
                 ReasonCode::UnclassifiedColumn,
                 format!("table {label:?}: column {:?} has more than one rule", rule.name),
             ));
-            outcomes.push(ColumnOutcome::Invalid);
-            continue;
+            // The second rule is judged too: a raw keep hidden in it is still reported.
         }
         let (_, outcome, finding) = check_column(rule);
         if let Some((code, message)) = finding {
@@ -173,16 +182,40 @@ fn check_table(table: &TableExport, findings: &mut Vec<Finding>) -> DataClass {
         }
         outcomes.push(outcome);
     }
-    if let Some(text) = &table.row_filter
-        && let Err(e) = RowFilter::parse(text, Some(&seen))
-    {
-        findings.push(Finding::new(ReasonCode::InvalidRowFilter, format!("table {label:?}: {e}")));
+    if table.columns.is_empty() {
+        findings.push(Finding::new(ReasonCode::InvalidSpec, format!("table {label:?} declares no columns")));
+    }
+    if let Some(text) = &table.row_filter {
+        match RowFilter::parse(text, Some(&seen)) {
+            Err(e) => findings.push(Finding::new(ReasonCode::InvalidRowFilter, format!("table {label:?}: {e}"))),
+            Ok(filter) => {
+                // A filter on an identifier selects people, not measurements
+                // (`user_id = 'u-123'` exports one person's rows), whatever the
+                // identifier's own rule.
+                let identifiers: BTreeSet<&str> = table
+                    .columns
+                    .iter()
+                    .filter(|c| c.class == ColumnClass::Identifier)
+                    .map(|c| c.name.as_str())
+                    .collect();
+                if let Some(col) = filter.columns().iter().find(|c| identifiers.contains(c.as_str())) {
+                    findings.push(Finding::new(
+                        ReasonCode::InvalidRowFilter,
+                        format!("table {label:?}: the row filter uses identifier column {col:?}; filters may only select on quasi or non-personal columns"),
+                    ));
+                }
+            }
+        }
     }
     table_class(outcomes)
 }
 
 /// The verdict on a TelemetryReplica.
-pub fn evaluate_replica(spec: &TelemetryReplicaSpec, regions: &RegionIndex<'_>, catalogue: &Catalogue) -> ReplicaVerdict {
+pub fn evaluate_replica(
+    spec: &TelemetryReplicaSpec,
+    regions: &RegionIndex<'_>,
+    catalogue: &Catalogue,
+) -> ReplicaVerdict {
     let mut findings = Vec::new();
     let source_name = spec.source.region.as_str();
     if let Err(e) = validate_identifier("source database", &spec.source.database) {
@@ -191,7 +224,10 @@ pub fn evaluate_replica(spec: &TelemetryReplicaSpec, regions: &RegionIndex<'_>, 
     // A Draining source may still export: moving data away is what draining is for.
     let source = match regions.get(source_name) {
         None => {
-            findings.push(Finding::new(ReasonCode::UnknownRegion, format!("source region {source_name:?} is not a known Region")));
+            findings.push(Finding::new(
+                ReasonCode::UnknownRegion,
+                format!("source region {source_name:?} is not a known Region"),
+            ));
             None
         }
         Some(r) if r.lifecycle == Lifecycle::Planned => {
@@ -215,7 +251,17 @@ pub fn evaluate_replica(spec: &TelemetryReplicaSpec, regions: &RegionIndex<'_>, 
         }
         tables.push(check_table(table, &mut findings));
     }
+    if spec.tables.is_empty() {
+        findings.push(Finding::new(ReasonCode::InvalidSpec, "spec.tables is empty: nothing to export"));
+    }
+    if spec.targets.is_empty() {
+        findings
+            .push(Finding::new(ReasonCode::InvalidSpec, "spec.targets is empty: a replica needs at least one target"));
+    }
     let data_class = tables.iter().copied().max().unwrap_or(DataClass::Anonymous);
+    // Fail closed: with anything wrong in the source or the tables, no target is
+    // permitted, whatever its own decision would be.
+    let spec_ok = findings.is_empty();
 
     let mut seen_targets = BTreeSet::new();
     let mut targets = Vec::with_capacity(spec.targets.len());
@@ -223,7 +269,10 @@ pub fn evaluate_replica(spec: &TelemetryReplicaSpec, regions: &RegionIndex<'_>, 
         let name = target.region.as_str();
         let mut decision = TargetDecision { region: name.to_owned(), permitted: false, basis: None };
         if !seen_targets.insert(name) {
-            findings.push(Finding::new(ReasonCode::InvalidSpec, format!("target region {name:?} is listed more than once")));
+            findings.push(Finding::new(
+                ReasonCode::InvalidSpec,
+                format!("target region {name:?} is listed more than once"),
+            ));
             targets.push(decision);
             continue;
         }
@@ -242,38 +291,57 @@ pub fn evaluate_replica(spec: &TelemetryReplicaSpec, regions: &RegionIndex<'_>, 
         match (data_class, source) {
             (DataClass::Personal, _) | (_, None) => {}
             (DataClass::Anonymous, Some(_)) => {
-                decision.permitted = true;
-                decision.basis = Some("Anonymous".to_owned());
+                if spec_ok {
+                    decision.permitted = true;
+                    decision.basis = Some("Anonymous".to_owned());
+                }
             }
             (DataClass::Pseudonymous, Some(source)) => {
-                let country = target_region.location.country.as_str();
-                let mut basis: Option<Basis> = None;
-                let mut refused = false;
-                for regime in &source.jurisdictions {
-                    match catalogue.transfer(*regime, country, spec.transfer_basis) {
-                        TransferDecision::Allowed(b) => {
-                            if basis.is_none_or(|prev| prev == Basis::Eea) {
-                                basis = Some(b);
-                            }
-                        }
-                        TransferDecision::Refused(why) => {
-                            refused = true;
-                            findings.push(Finding::new(
-                                ReasonCode::TransferNotPermitted,
-                                format!("pseudonymous data to target {name:?} ({country}): {why}"),
-                            ));
-                        }
-                    }
-                }
-                if !refused {
+                let basis =
+                    pseudonymous_basis(source, target_region, name, spec.transfer_basis, catalogue, &mut findings);
+                if let Some(basis) = basis.filter(|_| spec_ok) {
                     decision.permitted = true;
-                    decision.basis = basis.map(|b| b.as_str().to_owned());
+                    decision.basis = Some(basis.as_str().to_owned());
                 }
             }
         }
         targets.push(decision);
     }
     ReplicaVerdict { findings, data_class, tables, targets }
+}
+
+/// The basis for sending pseudonymous data from `source` to `target`, or `None` (with
+/// one `TransferNotPermitted` finding per refusing regime) when a regime refuses.
+fn pseudonymous_basis(
+    source: &RegionSpec,
+    target: &RegionSpec,
+    target_name: &str,
+    declared: Option<regionstack_api::telemetry::TransferBasis>,
+    catalogue: &Catalogue,
+    findings: &mut Vec<Finding>,
+) -> Option<Basis> {
+    let country = target.location.country.as_str();
+    let mut basis: Option<Basis> = None;
+    let mut refused = false;
+    for regime in &source.jurisdictions {
+        match catalogue.transfer(*regime, country, declared) {
+            // Report the most demanding basis: the first one that is not plain EEA.
+            TransferDecision::Allowed(b) => {
+                if basis.is_none_or(|prev| prev == Basis::Eea) {
+                    basis = Some(b);
+                }
+            }
+            TransferDecision::Refused(why) => {
+                refused = true;
+                findings.push(Finding::new(
+                    ReasonCode::TransferNotPermitted,
+                    format!("pseudonymous data to target {target_name:?} ({country}): {why}"),
+                ));
+            }
+        }
+    }
+    // A source with no regime of the catalogue restricts nothing.
+    (!refused).then(|| basis.unwrap_or(Basis::Unrestricted))
 }
 
 /// Which kind of object a verdict is about.

@@ -11,7 +11,8 @@ pub const MAX_IDENTIFIER_BYTES: usize = 63;
 
 /// Schemas a TelemetryReplica may never read from: the system catalogs and the schemas
 /// regionstack itself owns.
-const RESERVED_SCHEMAS: &[&str] = &["pg_catalog", "information_schema", "pg_toast", "regionstack", "regionstack_import"];
+const RESERVED_SCHEMAS: &[&str] =
+    &["pg_catalog", "information_schema", "pg_toast", "regionstack", "regionstack_import"];
 
 /// Check one identifier. `what` names it in the error ("column", "table"…).
 pub fn validate_identifier(what: &str, name: &str) -> Result<(), String> {
@@ -45,7 +46,9 @@ mod tests {
 
     #[test]
     fn accepts_what_quoting_makes_valid() {
-        for ok in ["device_metrics", "Mixed Case", "ünïcödé", "a\"quote", "x".repeat(63).as_str(), "é".repeat(31).as_str()] {
+        for ok in
+            ["device_metrics", "Mixed Case", "ünïcödé", "a\"quote", "x".repeat(63).as_str(), "é".repeat(31).as_str()]
+        {
             assert!(validate_identifier("table", ok).is_ok(), "{ok:?}");
         }
     }

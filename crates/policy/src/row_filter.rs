@@ -132,6 +132,12 @@ impl RowFilter {
     /// Parse and validate `text`. When `columns` is given, every column reference must be
     /// one of them (unknown columns fail closed).
     pub fn parse(text: &str, columns: Option<&BTreeSet<&str>>) -> Result<Self, RowFilterError> {
+        if text.chars().count() > MAX_LENGTH {
+            // The API server refuses these already; offline checks must not hand
+            // `sqlparser` a tree it drops recursively (a long enough chain overflows the
+            // stack).
+            return refuse(format!("row filter is longer than {MAX_LENGTH} characters"));
+        }
         let dialect = PostgreSqlDialect {};
         let mut parser = Parser::new(&dialect)
             .try_with_sql(text)
@@ -142,7 +148,7 @@ impl RowFilter {
             Token::SemiColon => return refuse("row filter must be a single expression, not several statements"),
             other => return refuse(format!("unexpected {other} after the row filter expression")),
         }
-        let expr = convert(&parsed, columns)?;
+        let expr = convert(&parsed, columns, 0)?;
         if matches!(expr, FilterExpr::Column(_) | FilterExpr::Literal(_)) {
             // PostgreSQL would accept a boolean column here; a bare literal or a
             // non-boolean column would only fail later inside CREATE PUBLICATION.
@@ -260,17 +266,36 @@ fn render(expr: &FilterExpr, out: &mut String) {
             render(high, out);
             out.push(')');
         }
-        FilterExpr::Like { expr, pattern, negated } => bin(out, expr, if *negated { "NOT LIKE" } else { "LIKE" }, pattern),
+        FilterExpr::Like { expr, pattern, negated } => {
+            bin(out, expr, if *negated { "NOT LIKE" } else { "LIKE" }, pattern);
+        }
     }
 }
 
-fn boxed(e: &Expr, columns: Option<&BTreeSet<&str>>) -> Result<Box<FilterExpr>, RowFilterError> {
-    convert(e, columns).map(Box::new)
+/// The longest row filter accepted, in characters: the CRD's `maxLength` of `rowFilter`.
+pub const MAX_LENGTH: usize = 4096;
+
+/// How deep a filter's tree may be. `sqlparser` stops at about 50 levels of parentheses
+/// but parses a flat `a OR b OR …` chain into a tree as deep as the chain is long, which
+/// would overflow the stack while converting it (a 4 KiB filter is enough in a debug
+/// build). Within this depth, the fully parenthesized SQL of [`RowFilter::to_sql`] also
+/// stays within what the parser reads back.
+pub const MAX_DEPTH: usize = 32;
+
+/// Convert a sub-expression one level below `depth`.
+fn boxed(e: &Expr, columns: Option<&BTreeSet<&str>>, depth: usize) -> Result<Box<FilterExpr>, RowFilterError> {
+    convert(e, columns, depth + 1).map(Box::new)
 }
 
-fn convert(e: &Expr, columns: Option<&BTreeSet<&str>>) -> Result<FilterExpr, RowFilterError> {
+fn convert(e: &Expr, columns: Option<&BTreeSet<&str>>, depth: usize) -> Result<FilterExpr, RowFilterError> {
+    if depth > MAX_DEPTH {
+        return refuse(format!(
+            "row filter nests more than {MAX_DEPTH} levels; use IN (...) for a long list of alternatives"
+        ));
+    }
     Ok(match e {
-        Expr::Nested(inner) => convert(inner, columns)?,
+        // Parentheses add no level to the tree (and `sqlparser` bounds their nesting).
+        Expr::Nested(inner) => convert(inner, columns, depth)?,
         Expr::Identifier(ident) => {
             // PostgreSQL folds unquoted identifiers to lower case.
             let name = if ident.quote_style.is_some() { ident.value.clone() } else { ident.value.to_lowercase() };
@@ -291,7 +316,7 @@ fn convert(e: &Expr, columns: Option<&BTreeSet<&str>>) -> Result<FilterExpr, Row
             ));
         }
         Expr::Value(v) => FilterExpr::Literal(literal(&v.value)?),
-        Expr::UnaryOp { op: UnaryOperator::Not, expr } => FilterExpr::Not(boxed(expr, columns)?),
+        Expr::UnaryOp { op: UnaryOperator::Not, expr } => FilterExpr::Not(boxed(expr, columns, depth)?),
         Expr::UnaryOp { op: UnaryOperator::Minus, expr } => match expr.as_ref() {
             Expr::Value(v) => match literal(&v.value)? {
                 Literal::Number(n) if !n.starts_with('-') => FilterExpr::Literal(Literal::Number(format!("-{n}"))),
@@ -300,7 +325,7 @@ fn convert(e: &Expr, columns: Option<&BTreeSet<&str>>) -> Result<FilterExpr, Row
             _ => return refuse("unary minus is only allowed before a number"),
         },
         Expr::BinaryOp { left, op, right } => {
-            let (l, r) = (boxed(left, columns)?, boxed(right, columns)?);
+            let (l, r) = (boxed(left, columns, depth)?, boxed(right, columns, depth)?);
             match op {
                 BinaryOperator::And => FilterExpr::And(l, r),
                 BinaryOperator::Or => FilterExpr::Or(l, r),
@@ -313,14 +338,19 @@ fn convert(e: &Expr, columns: Option<&BTreeSet<&str>>) -> Result<FilterExpr, Row
                 other => return refuse(format!("operator {other} is not allowed in a row filter")),
             }
         }
-        Expr::IsNull(inner) => FilterExpr::IsNull { expr: boxed(inner, columns)?, negated: false },
-        Expr::IsNotNull(inner) => FilterExpr::IsNull { expr: boxed(inner, columns)?, negated: true },
+        Expr::IsNull(inner) => FilterExpr::IsNull { expr: boxed(inner, columns, depth)?, negated: false },
+        Expr::IsNotNull(inner) => FilterExpr::IsNull { expr: boxed(inner, columns, depth)?, negated: true },
         Expr::In { expr, target: InTarget::List(list), negated, .. } => FilterExpr::In {
-            expr: boxed(expr, columns)?,
+            expr: boxed(expr, columns, depth)?,
             list: list
                 .iter()
                 .map(|item| match item {
-                    Expr::Value(_) | Expr::UnaryOp { .. } | Expr::Nested(_) => convert(item, columns),
+                    // `(x)` and `-1` are literals too, but `(col)` or `NOT col` are not.
+                    Expr::Value(_) | Expr::UnaryOp { .. } | Expr::Nested(_) => match convert(item, columns, depth + 1)?
+                    {
+                        literal @ FilterExpr::Literal(_) => Ok(literal),
+                        _ => refuse("IN lists may only contain literals"),
+                    },
                     _ => refuse("IN lists may only contain literals"),
                 })
                 .collect::<Result<_, _>>()?,
@@ -328,14 +358,16 @@ fn convert(e: &Expr, columns: Option<&BTreeSet<&str>>) -> Result<FilterExpr, Row
         },
         Expr::In { .. } => return refuse("IN is only allowed with a list of literals (no subqueries)"),
         Expr::Between { expr, negated, low, high } => FilterExpr::Between {
-            expr: boxed(expr, columns)?,
-            low: boxed(low, columns)?,
-            high: boxed(high, columns)?,
+            expr: boxed(expr, columns, depth)?,
+            low: boxed(low, columns, depth)?,
+            high: boxed(high, columns, depth)?,
             negated: *negated,
         },
-        Expr::Like { negated, any: false, expr, pattern, escape_char: None } => {
-            FilterExpr::Like { expr: boxed(expr, columns)?, pattern: boxed(pattern, columns)?, negated: *negated }
-        }
+        Expr::Like { negated, any: false, expr, pattern, escape_char: None } => FilterExpr::Like {
+            expr: boxed(expr, columns, depth)?,
+            pattern: boxed(pattern, columns, depth)?,
+            negated: *negated,
+        },
         Expr::Like { .. } => return refuse("LIKE ANY and LIKE ... ESCAPE are not allowed in a row filter"),
         Expr::Function(f) => return refuse(format!("function call {} is not allowed in a row filter", f.name)),
         Expr::Subquery(_) | Expr::Exists { .. } => return refuse("subqueries are not allowed in a row filter"),
@@ -365,7 +397,9 @@ fn literal(v: &Value) -> Result<Literal, RowFilterError> {
             }
             Literal::Text(s.clone())
         }
-        other => return refuse(format!("literal {other} is not allowed; use a plain 'string', number, TRUE/FALSE or NULL")),
+        other => {
+            return refuse(format!("literal {other} is not allowed; use a plain 'string', number, TRUE/FALSE or NULL"));
+        }
     })
 }
 
@@ -381,7 +415,10 @@ mod tests {
     fn accepted_filters_render_quoted() {
         let cases = [
             ("temperature > 20", r#"("temperature" > (20))"#),
-            ("firmware LIKE 'v2.%' AND NOT temperature IS NULL", r#"(("firmware" LIKE 'v2.%') AND (NOT ("temperature" IS NULL)))"#),
+            (
+                "firmware LIKE 'v2.%' AND NOT temperature IS NULL",
+                r#"(("firmware" LIKE 'v2.%') AND (NOT ("temperature" IS NULL)))"#,
+            ),
             ("device_id IN ('a', 'b''c')", r#"("device_id" IN ('a', 'b''c'))"#),
             ("temperature NOT BETWEEN -5 AND 1e3", r#"("temperature" NOT BETWEEN (-5) AND (1e3))"#),
             ("\"Mixed\" <> 'x' OR FIRMWARE IS NOT NULL", r#"(("Mixed" <> 'x') OR ("firmware" IS NOT NULL))"#),
@@ -436,7 +473,8 @@ mod tests {
 
     #[test]
     fn columns_are_collected() {
-        let f = RowFilter::parse("ts > '2024-01-01' AND (firmware IS NULL OR temperature BETWEEN 1 AND 2)", None).unwrap();
+        let f =
+            RowFilter::parse("ts > '2024-01-01' AND (firmware IS NULL OR temperature BETWEEN 1 AND 2)", None).unwrap();
         assert_eq!(f.columns().into_iter().collect::<Vec<_>>(), ["firmware", "temperature", "ts"]);
     }
 }

@@ -1,3 +1,155 @@
 //! An in-memory Kubernetes API server, spoken to over real HTTP by the real `kube`
 //! client, `kube-runtime` watchers and `kubectl`. Test and demo infrastructure only
-//! (DESIGN §8); the crate README lists every known deviation from kube-apiserver.
+//! (DESIGN §8); the crate README lists the supported semantics and every known
+//! deviation from kube-apiserver.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let emulator = kube_emulator::KubeEmulator::start().await?;
+//! let client = emulator.client();
+//! emulator.write_kubeconfig("/tmp/kubeconfig")?;
+//! emulator.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod discovery;
+pub mod errors;
+pub mod faults;
+pub mod gc;
+pub mod http;
+pub mod meta;
+pub mod patching;
+pub mod registry;
+pub mod render;
+pub mod selectors;
+pub mod server;
+pub mod store;
+pub mod watch;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use tokio::sync::{Notify, watch as tokio_watch};
+
+pub use api::Config;
+pub use faults::Faults;
+
+use crate::http::AppState;
+use crate::server::Mode;
+
+/// A running emulator. Dropping it stops the server.
+#[derive(Debug)]
+pub struct KubeEmulator {
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    mode: tokio_watch::Sender<Mode>,
+    resumed: Arc<Notify>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl KubeEmulator {
+    /// Start on a free loopback port with default settings.
+    pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(Config::default(), 0).await
+    }
+
+    /// Start with settings, on `port` (0 = any free port).
+    pub async fn start_with(config: Config, port: u16) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.context("binding the emulator's port")?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(AppState { inner: Mutex::new(api::Inner::new(config)), faults: Faults::default() });
+        {
+            // Namespaces every cluster has.
+            let mut inner = state.lock();
+            let ns = inner.registry.get("", "v1", "namespaces").cloned().expect("built in");
+            for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+                let obj = serde_json::json!({"metadata": {"name": name}});
+                inner.create(&ns, None, obj, &api::WriteOptions::default()).map_err(|e| anyhow::anyhow!(e.message))?;
+            }
+        }
+        let router = axum::Router::new().fallback(http::handle).with_state(state.clone());
+        let (mode, rx) = tokio_watch::channel(Mode::Serving);
+        let resumed = Arc::new(Notify::new());
+        let task = tokio::spawn(server::run(listener, addr, router, rx, resumed.clone()));
+        Ok(Self { addr, state, mode, resumed, task: Some(task) })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A `kube::Client` talking to this emulator.
+    pub fn client(&self) -> kube::Client {
+        let config = kube::Config::new(self.url().parse().expect("a valid URL"));
+        kube::Client::try_from(config).expect("a client for a plain HTTP URL")
+    }
+
+    /// A kubeconfig (context `emulator`, no credentials) pointing at this emulator.
+    pub fn kubeconfig_yaml(&self) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: emulator\n  cluster:\n    server: {url}\ncontexts:\n- name: emulator\n  context:\n    cluster: emulator\n    user: emulator\n    namespace: default\ncurrent-context: emulator\nusers:\n- name: emulator\n  user: {{}}\n",
+            url = self.url()
+        )
+    }
+
+    /// Write the kubeconfig to a file.
+    pub fn write_kubeconfig(&self, path: impl AsRef<Path>) -> anyhow::Result<()> {
+        std::fs::write(path.as_ref(), self.kubeconfig_yaml()).with_context(|| format!("writing {}", path.as_ref().display()))
+    }
+
+    /// Fault injection switches.
+    pub fn faults(&self) -> &Faults {
+        &self.state.faults
+    }
+
+    /// Forget all watch history: any watch from a version before now gets 410 Gone.
+    pub fn compact(&self) {
+        self.state.lock().store.compact_all();
+    }
+
+    /// The current global resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.state.lock().store.resource_version()
+    }
+
+    /// Close the listener and every connection; new connections are refused until
+    /// [`resume`](Self::resume).
+    pub fn pause(&self) {
+        let _ = self.mode.send(Mode::Paused);
+    }
+
+    /// Listen again on the same port; returns once connections are accepted.
+    pub async fn resume(&self) {
+        let notified = self.resumed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let _ = self.mode.send(Mode::Serving);
+        notified.await;
+    }
+
+    /// Stop the server and wait for it.
+    pub async fn shutdown(mut self) {
+        let _ = self.mode.send(Mode::Stopped);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for KubeEmulator {
+    fn drop(&mut self) {
+        let _ = self.mode.send(Mode::Stopped);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

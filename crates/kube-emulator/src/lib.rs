@@ -3,3 +3,4 @@
 //! (DESIGN §8); the crate README lists every known deviation from kube-apiserver.
 
 pub mod patch;
+pub mod ssa;

@@ -215,3 +215,35 @@ fn untracked_objects_belong_to_before_first_apply_and_messages_group() {
         )
     );
 }
+
+#[test]
+fn builtin_deployment_containers_merge_by_name() {
+    let types = ListTypes::builtin("Deployment");
+    let deploy = |containers: Value| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+               "spec": {"template": {"spec": {"containers": containers}}}})
+    };
+    let live = apply(
+        None,
+        &deploy(json!([{"name": "web", "image": "web:1", "ports": [{"containerPort": 80}]}])),
+        "helm",
+        false,
+        &types,
+        T0,
+        None,
+    )
+    .unwrap();
+    let live = apply(Some(&live), &deploy(json!([{"name": "proxy", "image": "p:1"}])), "mesh", false, &types, T1, None)
+        .unwrap();
+    let names: Vec<&Value> =
+        live["spec"]["template"]["spec"]["containers"].as_array().unwrap().iter().map(|c| &c["name"]).collect();
+    assert_eq!(names, vec!["web", "proxy"]);
+    assert_eq!(
+        entry(&live, "helm")["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"web\"}"]["f:ports"],
+        json!({"k:{\"containerPort\":80}": {".": {}, "f:containerPort": {}}})
+    );
+    let conflicts =
+        apply(Some(&live), &deploy(json!([{"name": "web", "image": "web:2"}])), "mesh", false, &types, T1, None)
+            .unwrap_err();
+    assert_eq!(conflicts[0].field, ".spec.template.spec.containers[name=\"web\"].image");
+}

@@ -3,4 +3,5 @@
 //! (DESIGN §8); the crate README lists every known deviation from kube-apiserver.
 
 mod jsonpath;
+pub mod openapi;
 pub mod table;

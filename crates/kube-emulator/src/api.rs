@@ -26,8 +26,9 @@ impl Default for Config {
     }
 }
 
-/// Options every write carries.
+/// Options every write carries. The flags are independent query parameters, hence bools.
 #[derive(Clone, Debug, Default)]
+#[allow(clippy::struct_excessive_bools)]
 pub struct WriteOptions {
     /// `fieldManager`, or the client's user agent.
     pub field_manager: String,
@@ -35,6 +36,10 @@ pub struct WriteOptions {
     pub dry_run: bool,
     /// `force=true` for server-side apply.
     pub force: bool,
+    /// `fieldValidation=Strict`: unknown fields are an error instead of being pruned.
+    pub strict: bool,
+    /// The caller already set `managedFields` (server-side apply).
+    pub managed_fields_set: bool,
 }
 
 /// Patch flavours, by request content type.
@@ -63,7 +68,11 @@ pub struct Inner {
 
 /// Kinds whose `metadata.generation` kube-apiserver maintains.
 fn tracks_generation(rt: &ResourceType) -> bool {
-    rt.custom || matches!(rt.kind.as_str(), "Deployment" | "CustomResourceDefinition" | "PodDisruptionBudget" | "NetworkPolicy")
+    rt.custom
+        || matches!(
+            rt.kind.as_str(),
+            "Deployment" | "CustomResourceDefinition" | "PodDisruptionBudget" | "NetworkPolicy"
+        )
 }
 
 impl Inner {
@@ -97,14 +106,17 @@ impl Inner {
         }
         match obj.get("kind").and_then(Value::as_str) {
             Some(k) if k != rt.kind => {
-                return Err(ApiError::bad_request(format!("the kind in the data ({k}) does not match the expected kind ({})", rt.kind)));
+                return Err(ApiError::bad_request(format!(
+                    "the kind in the data ({k}) does not match the expected kind ({})",
+                    rt.kind
+                )));
             }
             _ => obj["kind"] = json!(rt.kind),
         }
         Ok(())
     }
 
-    fn check_namespace(&self, rt: &ResourceType, namespace: Option<&str>, obj: &mut Value) -> Result<(), ApiError> {
+    fn check_namespace(rt: &ResourceType, namespace: Option<&str>, obj: &mut Value) -> Result<(), ApiError> {
         if !rt.namespaced {
             meta::metadata_mut(obj).remove("namespace");
             return Ok(());
@@ -122,9 +134,15 @@ impl Inner {
     }
 
     /// Create an object.
-    pub fn create(&mut self, rt: &ResourceType, namespace: Option<&str>, mut obj: Value, opts: &WriteOptions) -> Result<Arc<Value>, ApiError> {
+    pub fn create(
+        &mut self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        mut obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<Arc<Value>, ApiError> {
         Self::check_type_meta(rt, &mut obj)?;
-        self.check_namespace(rt, namespace, &mut obj)?;
+        Self::check_namespace(rt, namespace, &mut obj)?;
         let name = match (meta::meta_str(&obj, "name"), meta::meta_str(&obj, "generateName")) {
             (Some(n), _) if !n.is_empty() => n.to_owned(),
             (_, Some(prefix)) if !prefix.is_empty() => meta::generate_name(prefix),
@@ -132,8 +150,13 @@ impl Inner {
                 return Err(ApiError::invalid(
                     rt,
                     "",
-                    format!("{} \"\" is invalid: metadata.name: Required value: name or generateName is required", rt.qualified_kind()),
-                    vec![json!({"reason": "FieldValueRequired", "message": "Required value: name or generateName is required", "field": "metadata.name"})],
+                    format!(
+                        "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
+                        rt.qualified_kind()
+                    ),
+                    &[
+                        json!({"reason": "FieldValueRequired", "message": "Required value: name or generateName is required", "field": "metadata.name"}),
+                    ],
                 ));
             }
         };
@@ -146,7 +169,10 @@ impl Inner {
                     return Err(ApiError::new(
                         403,
                         "Forbidden",
-                        format!("{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated", rt.qualified_plural()),
+                        format!(
+                            "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                            rt.qualified_plural()
+                        ),
                     ));
                 }
                 Some(_) => {}
@@ -173,7 +199,11 @@ impl Inner {
         if rt.status_subresource {
             obj.as_object_mut().expect("checked above").remove("status");
         }
-        self.prepare_builtin(rt, &mut obj, None)?;
+        Self::prepare_builtin(rt, &mut obj, None)?;
+        admit(rt, &mut obj, None, opts)?;
+        if !opts.managed_fields_set {
+            crate::ssa::record_update(None, &mut obj, &opts.field_manager, &rt.list_types, &meta::now(), None);
+        }
         if opts.dry_run {
             return Ok(Arc::new(obj));
         }
@@ -183,7 +213,7 @@ impl Inner {
     }
 
     /// Built-in kinds with server-maintained fields.
-    fn prepare_builtin(&mut self, rt: &ResourceType, obj: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
+    fn prepare_builtin(rt: &ResourceType, obj: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
         match (rt.group.as_str(), rt.kind.as_str()) {
             ("", "Namespace") if old.is_none() => {
                 obj["spec"] = json!({"finalizers": ["kubernetes"]});
@@ -191,14 +221,23 @@ impl Inner {
             }
             ("apiextensions.k8s.io", "CustomResourceDefinition") => {
                 let types = crate::registry::from_crd(obj).map_err(|e| {
-                    ApiError::invalid(rt, meta::name(obj), format!("CustomResourceDefinition.apiextensions.k8s.io \"{}\" is invalid: {e}", meta::name(obj)), vec![])
+                    ApiError::invalid(
+                        rt,
+                        meta::name(obj),
+                        format!(
+                            "CustomResourceDefinition.apiextensions.k8s.io \"{}\" is invalid: {e}",
+                            meta::name(obj)
+                        ),
+                        &[],
+                    )
                 })?;
                 let names = &obj["spec"]["names"];
                 let mut accepted = names.clone();
                 if accepted.get("singular").is_none() {
                     accepted["singular"] = json!(types[0].singular);
                 }
-                accepted["listKind"] = json!(names.get("listKind").cloned().unwrap_or_else(|| json!(format!("{}List", types[0].kind))));
+                accepted["listKind"] =
+                    json!(names.get("listKind").cloned().unwrap_or_else(|| json!(format!("{}List", types[0].kind))));
                 let now = meta::now();
                 obj["status"] = json!({
                     "acceptedNames": accepted,
@@ -289,7 +328,15 @@ impl Inner {
         {
             let old_meta = old.get("metadata").cloned().unwrap_or_default();
             let m = meta::metadata_mut(&mut new);
-            for f in ["name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+            for f in [
+                "name",
+                "namespace",
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+            ] {
                 match old_meta.get(f) {
                     Some(v) => m.insert(f.into(), v.clone()),
                     None => m.remove(f),
@@ -302,12 +349,16 @@ impl Inner {
                 return Err(ApiError::invalid(
                     rt,
                     &name,
-                    format!("{} \"{name}\" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{\"{added}\"}}", rt.qualified_kind()),
-                    vec![json!({"reason": "FieldValueForbidden", "field": "metadata.finalizers"})],
+                    format!(
+                        "{} \"{name}\" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{\"{added}\"}}",
+                        rt.qualified_kind()
+                    ),
+                    &[json!({"reason": "FieldValueForbidden", "field": "metadata.finalizers"})],
                 ));
             }
         }
-        self.prepare_builtin(rt, &mut new, Some(old))?;
+        Self::prepare_builtin(rt, &mut new, Some(old))?;
+        admit(rt, &mut new, Some(old), opts)?;
         if tracks_generation(rt) && meta::spec_part(&new) != meta::spec_part(old) {
             let generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0) + 1;
             new["metadata"]["generation"] = json!(generation);
@@ -315,6 +366,16 @@ impl Inner {
         if meta::comparable(&new) == meta::comparable(old) {
             // kube-apiserver does not write (nor bump resourceVersion) for a no-op.
             return Ok(Arc::new(old.clone()));
+        }
+        if !opts.managed_fields_set {
+            crate::ssa::record_update(
+                Some(old),
+                &mut new,
+                &opts.field_manager,
+                &rt.list_types,
+                &meta::now(),
+                subresource,
+            );
         }
         if opts.dry_run {
             return Ok(Arc::new(new));
@@ -332,4 +393,29 @@ impl Inner {
         }
         Ok(stored)
     }
+}
+
+/// Schema admission for custom resources: prune unknown fields (an error under
+/// `fieldValidation=Strict`), apply defaults, validate (CEL transition rules see `old`).
+fn admit(rt: &ResourceType, obj: &mut Value, old: Option<&Value>, opts: &WriteOptions) -> Result<(), ApiError> {
+    let Some(validator) = &rt.validator else { return Ok(()) };
+    let name = meta::name(obj).to_owned();
+    let pruned = validator.prune_and_default(obj);
+    if opts.strict && !pruned.is_empty() {
+        let fields: Vec<String> = pruned.iter().map(|p| format!("unknown field \"{p}\"")).collect();
+        return Err(ApiError::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+            rt.kind,
+            rt.version,
+            rt.kind,
+            fields.join(", ")
+        )));
+    }
+    let errors = validator.validate(obj, old);
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let causes: Vec<Value> =
+        errors.iter().map(|e| json!({"reason": e.kind.reason(), "message": e.body(), "field": e.field})).collect();
+    Err(ApiError::invalid(rt, &name, crate::schema::invalid_message(&rt.kind, &rt.group, &name, &errors), &causes))
 }

@@ -37,7 +37,8 @@ impl ApiError {
 
     /// 409 when creating an object that exists.
     pub fn already_exists(rt: &ResourceType, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", rt.qualified_plural())).with_details(rt, name)
+        Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", rt.qualified_plural()))
+            .with_details(rt, name)
     }
 
     /// 409 on a stale resourceVersion.
@@ -59,7 +60,7 @@ impl ApiError {
     }
 
     /// 422 with field causes.
-    pub fn invalid(rt: &ResourceType, name: &str, message: String, causes: Vec<Value>) -> Self {
+    pub fn invalid(rt: &ResourceType, name: &str, message: String, causes: &[Value]) -> Self {
         let mut e = Self::new(422, "Invalid", message).with_details(rt, name);
         if let Some(d) = e.details.as_mut() {
             d["kind"] = json!(rt.kind);

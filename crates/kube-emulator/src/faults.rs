@@ -56,7 +56,9 @@ impl Faults {
     pub fn take_failure(&self, verb: &str, resource: &str) -> Option<u16> {
         let mut rules = self.rules.lock().expect("fault rules");
         let rule = rules.iter_mut().find(|r| {
-            r.remaining > 0 && r.verb.as_deref().is_none_or(|v| v == verb) && r.resource.as_deref().is_none_or(|x| x == resource)
+            r.remaining > 0
+                && r.verb.as_deref().is_none_or(|v| v == verb)
+                && r.resource.as_deref().is_none_or(|x| x == resource)
         })?;
         rule.remaining -= 1;
         let status = rule.status;

@@ -43,7 +43,13 @@ const FOREGROUND: &str = "foregroundDeletion";
 
 impl Inner {
     /// Delete one object.
-    pub fn delete(&mut self, rt: &ResourceType, namespace: Option<&str>, name: &str, opts: &DeleteOptions) -> Result<Arc<Value>, ApiError> {
+    pub fn delete(
+        &mut self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Arc<Value>, ApiError> {
         let old = self.get(rt, namespace, name)?;
         if opts.uid.as_deref().is_some_and(|u| u != meta::uid(&old))
             || opts.resource_version.as_deref().is_some_and(|rv| Some(rv) != meta::meta_str(&old, "resourceVersion"))
@@ -80,7 +86,13 @@ impl Inner {
     }
 
     /// Delete every object of a resource matching a filter (DELETE on a collection).
-    pub fn delete_collection(&mut self, rt: &ResourceType, namespace: Option<&str>, keep: impl Fn(&Value) -> bool, opts: &DeleteOptions) -> Result<Vec<Arc<Value>>, ApiError> {
+    pub fn delete_collection(
+        &mut self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        keep: impl Fn(&Value) -> bool,
+        opts: &DeleteOptions,
+    ) -> Result<Vec<Arc<Value>>, ApiError> {
         let targets: Vec<(Option<String>, String)> = self
             .store
             .list(&rt.key(), namespace)
@@ -170,14 +182,21 @@ impl Inner {
             let released: Vec<ObjectKey> = self
                 .store
                 .iter()
-                .filter(|(_, o)| uids.get(meta::uid(o)).copied().unwrap_or(false) && !has_dependents.contains(meta::uid(o)))
+                .filter(|(_, o)| {
+                    uids.get(meta::uid(o)).copied().unwrap_or(false) && !has_dependents.contains(meta::uid(o))
+                })
                 .map(|(k, _)| k.clone())
                 .collect();
             // Terminating namespaces with nothing left in them go.
             let empty_namespaces: Vec<ObjectKey> = self
                 .store
                 .iter()
-                .filter(|(k, _)| k.resource.group.is_empty() && k.resource.plural == "namespaces" && terminating.contains(&k.name) && !occupied.contains(&k.name))
+                .filter(|(k, _)| {
+                    k.resource.group.is_empty()
+                        && k.resource.plural == "namespaces"
+                        && terminating.contains(&k.name)
+                        && !occupied.contains(&k.name)
+                })
                 .map(|(k, _)| k.clone())
                 .collect();
             if doomed.is_empty() && released.is_empty() && empty_namespaces.is_empty() {

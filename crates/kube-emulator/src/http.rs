@@ -121,7 +121,9 @@ fn parse_query(q: Option<&str>) -> Query {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let dec = |s: &str| urlencoding::decode(&s.replace('+', " ")).map(|c| c.into_owned()).unwrap_or_else(|_| s.to_owned());
+            let dec = |s: &str| {
+                urlencoding::decode(&s.replace('+', " ")).map_or_else(|_| s.to_owned(), std::borrow::Cow::into_owned)
+            };
             (dec(k), dec(v))
         })
         .collect()
@@ -134,7 +136,8 @@ pub fn json_response(status: StatusCode, body: &Value) -> Response {
 
 /// A `Status` error response.
 pub fn error_response(e: &ApiError) -> Response {
-    let mut r = json_response(StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), &e.to_status());
+    let mut r =
+        json_response(StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), &e.to_status());
     if let Some(secs) = e.retry_after
         && let Ok(v) = secs.to_string().parse()
     {
@@ -160,17 +163,35 @@ fn verb(method: &Method, req: &ResourceRequest, query: &Query) -> &'static str {
 fn injected(status: u16) -> ApiError {
     match status {
         429 => {
-            let mut e = ApiError::new(429, "TooManyRequests", "the server has received too many requests and has asked us to try again later (injected)");
+            let mut e = ApiError::new(
+                429,
+                "TooManyRequests",
+                "the server has received too many requests and has asked us to try again later (injected)",
+            );
             e.retry_after = Some(1);
             e
         }
-        409 => ApiError::new(409, "Conflict", "the object has been modified; please apply your changes to the latest version and try again (injected)"),
-        other => ApiError::new(other, "InternalError", "an error on the server (injected) has prevented the request from succeeding"),
+        409 => ApiError::new(
+            409,
+            "Conflict",
+            "the object has been modified; please apply your changes to the latest version and try again (injected)",
+        ),
+        other => ApiError::new(
+            other,
+            "InternalError",
+            "an error on the server (injected) has prevented the request from succeeding",
+        ),
     }
 }
 
 /// The single entry point of the HTTP API.
-pub async fn handle(State(state): State<Arc<AppState>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn handle(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let latency = state.faults.latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -197,7 +218,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, method: Method, uri: Uri
             if let Some(status) = state.faults.take_failure(verb, &req.plural) {
                 return error_response(&injected(status));
             }
-            objects(state, verb, &req, &query, &headers, &body).await
+            objects(&state, verb, &req, &query, &headers, &body)
         }
         Route::Health => (StatusCode::OK, "ok").into_response(),
         other => crate::discovery::serve(&state, &other, &headers),
@@ -226,15 +247,23 @@ fn resource_type(state: &AppState, req: &ResourceRequest) -> Result<ResourceType
 fn write_options(query: &Query, headers: &HeaderMap) -> WriteOptions {
     let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("unknown");
     WriteOptions {
-        field_manager: query.get("fieldManager").cloned().unwrap_or_else(|| agent.split('/').next().unwrap_or(agent).to_owned()),
+        field_manager: query
+            .get("fieldManager")
+            .cloned()
+            .unwrap_or_else(|| agent.split('/').next().unwrap_or(agent).to_owned()),
         dry_run: query.get("dryRun").is_some_and(|d| d == "All"),
         force: query.get("force").is_some_and(|f| f == "true"),
+        strict: query.get("fieldValidation").is_some_and(|f| f == "Strict"),
+        managed_fields_set: false,
     }
 }
 
 fn delete_options(query: &Query, body: &[u8]) -> Result<DeleteOptions, ApiError> {
     let body: Value = if body.is_empty() { json!({}) } else { crate::patching::decode_body(body, false)? };
-    let policy = query.get("propagationPolicy").cloned().or_else(|| body.get("propagationPolicy").and_then(Value::as_str).map(str::to_owned));
+    let policy = query
+        .get("propagationPolicy")
+        .cloned()
+        .or_else(|| body.get("propagationPolicy").and_then(Value::as_str).map(str::to_owned));
     let propagation = match policy.as_deref() {
         None | Some("Background") => Propagation::Background,
         Some("Foreground") => Propagation::Foreground,
@@ -255,28 +284,48 @@ fn patch_type(headers: &HeaderMap) -> Result<PatchType, ApiError> {
         "application/json-patch+json" => Ok(PatchType::Json),
         "application/strategic-merge-patch+json" => Ok(PatchType::StrategicMerge),
         "application/apply-patch+yaml" | "application/apply-patch+json" => Ok(PatchType::Apply),
-        other => Err(ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format: {other}"))),
+        other => Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!("the body of the request was in an unknown format: {other}"),
+        )),
     }
 }
 
-async fn objects(state: Arc<AppState>, verb: &'static str, req: &ResourceRequest, query: &Query, headers: &HeaderMap, body: &Bytes) -> Response {
-    let rt = match resource_type(&state, req) {
+fn objects(
+    state: &Arc<AppState>,
+    verb: &'static str,
+    req: &ResourceRequest,
+    query: &Query,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
+    let rt = match resource_type(state, req) {
         Ok(rt) => rt,
         Err(e) => return error_response(&e),
     };
     if verb == "watch" {
-        return crate::watch::serve(state, rt, req.namespace.clone(), query).await;
+        return crate::watch::serve(state, rt, req.namespace.clone(), query);
     }
     let ns = req.namespace.as_deref();
     let name = req.name.as_deref().unwrap_or_default();
     let sub = req.subresource.as_deref();
     if rt.namespaced && ns.is_none() && !matches!(verb, "list" | "deletecollection") {
-        return error_response(&ApiError::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
+        return error_response(&ApiError::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        ));
     }
     let result: Result<(StatusCode, Value), ApiError> = (|| {
         let opts = write_options(query, headers);
         match verb {
-            "get" => Ok((StatusCode::OK, crate::render::object(&rt, &*state.lock().get(&rt, ns, name)?, headers))),
+            "get" => {
+                let inner = state.lock();
+                let obj = inner.get(&rt, ns, name)?;
+                let rv = inner.store.resource_version().to_string();
+                Ok((StatusCode::OK, crate::render::object(&rt, &obj, query, headers, &rv)))
+            }
             "list" => crate::render::list(&state.lock(), &rt, ns, query, headers).map(|v| (StatusCode::OK, v)),
             "create" => {
                 let obj = crate::patching::decode_body(body, false)?;
@@ -297,14 +346,28 @@ async fn objects(state: Arc<AppState>, verb: &'static str, req: &ResourceRequest
             }
             "deletecollection" => {
                 let d = delete_options(query, body)?;
-                let labels = LabelSelector::parse(query.get("labelSelector").map_or("", String::as_str)).map_err(ApiError::bad_request)?;
-                let fields = FieldSelector::parse(query.get("fieldSelector").map_or("", String::as_str)).map_err(ApiError::bad_request)?;
+                let labels = LabelSelector::parse(query.get("labelSelector").map_or("", String::as_str))
+                    .map_err(ApiError::bad_request)?;
+                let fields = FieldSelector::parse(query.get("fieldSelector").map_or("", String::as_str))
+                    .map_err(ApiError::bad_request)?;
                 let mut inner = state.lock();
                 let deleted = inner.delete_collection(&rt, ns, |o| labels.matches(o) && fields.matches(o), &d)?;
                 let rv = inner.store.resource_version().to_string();
-                Ok((StatusCode::OK, crate::render::list_body(&rt, deleted.iter().map(|o| (**o).clone()).collect(), &rv, None)))
+                Ok((
+                    StatusCode::OK,
+                    crate::render::list_body(
+                        &rt,
+                        &deleted.iter().map(|o| (**o).clone()).collect::<Vec<_>>(),
+                        &rv,
+                        None,
+                    ),
+                ))
             }
-            _ => Err(ApiError::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")),
+            _ => Err(ApiError::new(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            )),
         }
     })();
     match result {

@@ -24,8 +24,8 @@ pub mod openapi;
 pub mod patch;
 pub mod patching;
 pub mod registry;
-pub mod schema;
 pub mod render;
+pub mod schema;
 pub mod selectors;
 pub mod server;
 pub mod ssa;
@@ -64,7 +64,8 @@ impl KubeEmulator {
 
     /// Start with settings, on `port` (0 = any free port).
     pub async fn start_with(config: Config, port: u16) -> anyhow::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.context("binding the emulator's port")?;
+        let listener =
+            tokio::net::TcpListener::bind(("127.0.0.1", port)).await.context("binding the emulator's port")?;
         let addr = listener.local_addr()?;
         let state = Arc::new(AppState { inner: Mutex::new(api::Inner::new(config)), faults: Faults::default() });
         {
@@ -109,7 +110,8 @@ impl KubeEmulator {
 
     /// Write the kubeconfig to a file.
     pub fn write_kubeconfig(&self, path: impl AsRef<Path>) -> anyhow::Result<()> {
-        std::fs::write(path.as_ref(), self.kubeconfig_yaml()).with_context(|| format!("writing {}", path.as_ref().display()))
+        std::fs::write(path.as_ref(), self.kubeconfig_yaml())
+            .with_context(|| format!("writing {}", path.as_ref().display()))
     }
 
     /// Fault injection switches.

@@ -20,7 +20,10 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let emulator = kube_emulator::KubeEmulator::start_with(kube_emulator::Config::default(), args.port).await?;
     println!("{}", emulator.url());
     if let Some(path) = &args.kubeconfig {

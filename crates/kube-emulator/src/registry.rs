@@ -2,8 +2,12 @@
 //! and kubectl need, plus whatever CustomResourceDefinitions are created at run time.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
+
+use crate::schema::CrdSchema;
+use crate::ssa::ListTypes;
 
 /// One served resource (a group/version/plural), as discovery describes it.
 #[derive(Clone, Debug)]
@@ -33,6 +37,10 @@ pub struct ResourceType {
     pub schema: Option<Value>,
     /// The CRD version's `additionalPrinterColumns`, for custom resources.
     pub printer_columns: Option<Value>,
+    /// The compiled schema that validates, defaults and prunes custom resources.
+    pub validator: Option<Arc<CrdSchema>>,
+    /// How lists and maps merge (server-side apply, strategic merge patch).
+    pub list_types: Arc<ListTypes>,
 }
 
 impl ResourceType {
@@ -95,7 +103,15 @@ pub struct ResourceKey {
     pub plural: String,
 }
 
-fn builtin(group: &str, version: &str, kind: &str, plural: &str, namespaced: bool, status: bool, short: &[&str]) -> ResourceType {
+fn builtin(
+    group: &str,
+    version: &str,
+    kind: &str,
+    plural: &str,
+    namespaced: bool,
+    status: bool,
+    short: &[&str],
+) -> ResourceType {
     ResourceType {
         group: group.to_owned(),
         version: version.to_owned(),
@@ -109,6 +125,8 @@ fn builtin(group: &str, version: &str, kind: &str, plural: &str, namespaced: boo
         custom: false,
         schema: None,
         printer_columns: None,
+        validator: None,
+        list_types: Arc::new(ListTypes::builtin(kind)),
     }
 }
 
@@ -125,7 +143,15 @@ pub fn builtins() -> Vec<ResourceType> {
         builtin("coordination.k8s.io", "v1", "Lease", "leases", true, false, &[]),
         builtin("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true, false, &["netpol"]),
         builtin("apps", "v1", "Deployment", "deployments", true, true, &["deploy"]),
-        builtin("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false, true, &["crd", "crds"]),
+        builtin(
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+            false,
+            true,
+            &["crd", "crds"],
+        ),
         builtin("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true, true, &["pdb"]),
         builtin("rbac.authorization.k8s.io", "v1", "Role", "roles", true, false, &[]),
         builtin("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true, false, &[]),
@@ -151,15 +177,23 @@ pub fn from_crd(crd: &Value) -> Result<Vec<ResourceType>, String> {
     let kind = s(names.get("kind")).ok_or("spec.names.kind is required")?;
     let expected_name = format!("{plural}.{group}");
     if crd.pointer("/metadata/name").and_then(Value::as_str) != Some(expected_name.as_str()) {
-        return Err(format!("metadata.name: Invalid value: must be spec.names.plural+\".\"+spec.group ({expected_name})"));
+        return Err(format!(
+            "metadata.name: Invalid value: must be spec.names.plural+\".\"+spec.group ({expected_name})"
+        ));
     }
     let list = |v: Option<&Value>| -> Vec<String> {
-        v.and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default()
+        v.and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default()
     };
     let namespaced = match s(spec.get("scope")).as_deref() {
         Some("Namespaced") => true,
         Some("Cluster") => false,
-        other => return Err(format!("spec.scope: Unsupported value: {other:?}: supported values: \"Cluster\", \"Namespaced\"")),
+        other => {
+            return Err(format!(
+                "spec.scope: Unsupported value: {other:?}: supported values: \"Cluster\", \"Namespaced\""
+            ));
+        }
     };
     let versions = spec.get("versions").and_then(Value::as_array).ok_or("spec.versions is required")?;
     let mut out = Vec::new();
@@ -168,6 +202,15 @@ pub fn from_crd(crd: &Value) -> Result<Vec<ResourceType>, String> {
             continue;
         }
         let version = s(v.get("name")).ok_or("spec.versions[].name is required")?;
+        let schema = v.pointer("/schema/openAPIV3Schema").cloned();
+        let validator = match &schema {
+            Some(sch) => Some(Arc::new(
+                CrdSchema::new(sch)
+                    .map_err(|e| format!("spec.versions[{version}].schema.openAPIV3Schema: Invalid value: {e}"))?,
+            )),
+            None => None,
+        };
+        let list_types = Arc::new(schema.as_ref().map_or_else(ListTypes::new, ListTypes::from_schema));
         out.push(ResourceType {
             group: group.clone(),
             version,
@@ -179,8 +222,10 @@ pub fn from_crd(crd: &Value) -> Result<Vec<ResourceType>, String> {
             namespaced,
             status_subresource: v.pointer("/subresources/status").is_some(),
             custom: true,
-            schema: v.pointer("/schema/openAPIV3Schema").cloned(),
+            schema,
             printer_columns: v.get("additionalPrinterColumns").cloned(),
+            validator,
+            list_types,
         });
     }
     if out.is_empty() {
@@ -239,7 +284,11 @@ impl Registry {
     }
 
     /// Types served at a group/version.
-    pub fn in_group_version<'a>(&'a self, group: &'a str, version: &'a str) -> impl Iterator<Item = &'a ResourceType> + 'a {
+    pub fn in_group_version<'a>(
+        &'a self,
+        group: &'a str,
+        version: &'a str,
+    ) -> impl Iterator<Item = &'a ResourceType> + 'a {
         self.all().filter(move |t| t.group == group && t.version == version)
     }
 

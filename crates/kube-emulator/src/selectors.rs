@@ -36,7 +36,11 @@ fn split_top_level(s: &str) -> Vec<&str> {
 }
 
 fn values(list: &str) -> Result<Vec<String>, String> {
-    let inner = list.trim().strip_prefix('(').and_then(|l| l.strip_suffix(')')).ok_or_else(|| format!("expected (values) in {list:?}"))?;
+    let inner = list
+        .trim()
+        .strip_prefix('(')
+        .and_then(|l| l.strip_suffix(')'))
+        .ok_or_else(|| format!("expected (values) in {list:?}"))?;
     Ok(inner.split(',').map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).collect())
 }
 
@@ -131,7 +135,17 @@ mod tests {
     #[test]
     fn label_selectors_cover_equality_and_sets() {
         let obj = json!({"metadata": {"labels": {"app": "db", "tier": "pii", "region": "eu-west-1"}}});
-        let yes = ["app=db", "app==db", "app!=web", "tier in (pii, telemetry)", "region notin (ap-south-1)", "app", "!missing", "app=db,tier in (pii)", ""];
+        let yes = [
+            "app=db",
+            "app==db",
+            "app!=web",
+            "tier in (pii, telemetry)",
+            "region notin (ap-south-1)",
+            "app",
+            "!missing",
+            "app=db,tier in (pii)",
+            "",
+        ];
         let no = ["app=web", "tier notin (pii)", "missing", "!app", "region in (ap-south-1)", "app=db,tier=x"];
         for s in yes {
             assert!(LabelSelector::parse(s).unwrap().matches(&obj), "{s}");

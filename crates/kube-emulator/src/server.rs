@@ -24,7 +24,13 @@ pub enum Mode {
 }
 
 /// Serve `router` on `addr` until the mode becomes `Stopped`.
-pub async fn run(first: TcpListener, addr: SocketAddr, router: axum::Router, mut mode: watch::Receiver<Mode>, resumed: Arc<tokio::sync::Notify>) {
+pub async fn run(
+    first: TcpListener,
+    addr: SocketAddr,
+    router: axum::Router,
+    mut mode: watch::Receiver<Mode>,
+    resumed: Arc<tokio::sync::Notify>,
+) {
     let mut listener = Some(first);
     loop {
         let Some(l) = listener.take() else {

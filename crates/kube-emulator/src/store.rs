@@ -62,6 +62,9 @@ pub struct Gone {
     pub oldest: u64,
 }
 
+/// What a new watch gets: the changes it missed, then a live feed.
+pub type Subscription = (Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>);
+
 /// All objects plus change history.
 #[derive(Debug)]
 pub struct Store {
@@ -98,7 +101,11 @@ impl Store {
         resource: &'a ResourceKey,
         namespace: Option<&'a str>,
     ) -> impl Iterator<Item = (&'a ObjectKey, &'a Arc<Value>)> + 'a {
-        let start = ObjectKey { resource: resource.clone(), namespace: namespace.unwrap_or_default().to_owned(), name: String::new() };
+        let start = ObjectKey {
+            resource: resource.clone(),
+            namespace: namespace.unwrap_or_default().to_owned(),
+            name: String::new(),
+        };
         self.objects
             .range(start..)
             .take_while(move |(k, _)| &k.resource == resource && namespace.is_none_or(|ns| k.namespace == ns))
@@ -126,7 +133,11 @@ impl Store {
         self.rv += 1;
         object["metadata"]["resourceVersion"] = Value::String(self.rv.to_string());
         let object = Arc::new(object);
-        let kind = if self.objects.insert(key.clone(), object.clone()).is_some() { EventType::Modified } else { EventType::Added };
+        let kind = if self.objects.insert(key.clone(), object.clone()).is_some() {
+            EventType::Modified
+        } else {
+            EventType::Added
+        };
         self.record(key, kind, object.clone());
         object
     }
@@ -144,7 +155,7 @@ impl Store {
 
     /// Changes after `rv` still in history plus a receiver for later ones, taken
     /// atomically so that nothing falls between them.
-    pub fn subscribe_from(&self, rv: u64) -> Result<(Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>), Gone> {
+    pub fn subscribe_from(&self, rv: u64) -> Result<Subscription, Gone> {
         if rv < self.compacted {
             return Err(Gone { oldest: self.compacted });
         }

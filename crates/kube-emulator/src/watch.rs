@@ -25,7 +25,7 @@ fn line(kind: &str, object: &Value) -> Bytes {
 }
 
 /// Serve one watch request.
-pub async fn serve(state: Arc<AppState>, rt: ResourceType, namespace: Option<String>, query: &Query) -> Response {
+pub fn serve(state: &Arc<AppState>, rt: ResourceType, namespace: Option<String>, query: &Query) -> Response {
     let labels = match LabelSelector::parse(query.get("labelSelector").map_or("", String::as_str)) {
         Ok(l) => l,
         Err(e) => return error_response(&ApiError::bad_request(e)),
@@ -36,7 +36,8 @@ pub async fn serve(state: Arc<AppState>, rt: ResourceType, namespace: Option<Str
     };
     let bookmarks = query.get("allowWatchBookmarks").is_some_and(|b| b == "true");
     let timeout = Duration::from_secs(query.get("timeoutSeconds").and_then(|t| t.parse().ok()).unwrap_or(1800));
-    let requested: Option<u64> = query.get("resourceVersion").filter(|v| !v.is_empty() && *v != "0").and_then(|v| v.parse().ok());
+    let requested: Option<u64> =
+        query.get("resourceVersion").filter(|v| !v.is_empty() && *v != "0").and_then(|v| v.parse().ok());
 
     let (tx, rx) = mpsc::channel::<Bytes>(1024);
     let matches = move |c: &Change| {
@@ -56,10 +57,11 @@ pub async fn serve(state: Arc<AppState>, rt: ResourceType, namespace: Option<Str
             drop(inner);
             return stream_once(&line("ERROR", &gone.to_status()));
         }
-        match requested {
-            Some(rv) => match inner.store.subscribe_from(rv) {
+        if let Some(rv) = requested {
+            match inner.store.subscribe_from(rv) {
                 Ok((past, live)) => {
-                    let initial: Vec<Bytes> = past.iter().filter(|c| matches(c)).map(|c| line(c.kind.as_str(), &c.object)).collect();
+                    let initial: Vec<Bytes> =
+                        past.iter().filter(|c| matches(c)).map(|c| line(c.kind.as_str(), &c.object)).collect();
                     (initial, live, bookmark_every)
                 }
                 Err(gone) => {
@@ -67,24 +69,25 @@ pub async fn serve(state: Arc<AppState>, rt: ResourceType, namespace: Option<Str
                     drop(inner);
                     return stream_once(&line("ERROR", &e.to_status()));
                 }
-            },
-            None => {
-                // No version: synthetic ADDED events for the current state, then live.
-                let rv_now = inner.store.resource_version();
-                let (_, live) = inner.store.subscribe_from(rv_now).expect("the current version is never compacted");
-                let initial = inner
-                    .store
-                    .iter()
-                    .filter(|(k, o)| matches(&Change { rv: 0, key: (*k).clone(), kind: EventType::Added, object: (*o).clone() }))
-                    .map(|(_, o)| line("ADDED", o))
-                    .collect();
-                (initial, live, bookmark_every)
             }
+        } else {
+            // No version: synthetic ADDED events for the current state, then live.
+            let rv_now = inner.store.resource_version();
+            let (_, live) = inner.store.subscribe_from(rv_now).expect("the current version is never compacted");
+            let initial = inner
+                .store
+                .iter()
+                .filter(|(k, o)| {
+                    matches(&Change { rv: 0, key: (*k).clone(), kind: EventType::Added, object: (*o).clone() })
+                })
+                .map(|(_, o)| line("ADDED", o))
+                .collect();
+            (initial, live, bookmark_every)
         }
     };
 
     let mut drops = state.faults.watch_drops();
-    let state_for_bookmark = state.clone();
+    let state_for_bookmark = Arc::clone(state);
     tokio::spawn(async move {
         for l in initial {
             if tx.send(l).await.is_err() {
@@ -120,7 +123,8 @@ pub async fn serve(state: Arc<AppState>, rt: ResourceType, namespace: Option<Str
             }
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx)) });
+    let stream =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx)) });
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from_stream(stream)).into_response()
 }
 

@@ -158,6 +158,9 @@ pub struct CrdSchema {
     root: Value,
     patterns: HashMap<String, Regex>,
     cel: kube_cel::CompiledSchema,
+    /// Whether any node carries CEL rules: only then does a blocking error leave rules
+    /// unchecked (and kube-apiserver say so).
+    has_rules: bool,
 }
 
 impl fmt::Debug for CrdSchema {
@@ -181,7 +184,8 @@ impl CrdSchema {
             let msgs: Vec<String> = failures.iter().map(ToString::to_string).collect();
             return Err(format!("x-kubernetes-validations: {}", msgs.join("; ")));
         }
-        Ok(Self { root: open_api_v3_schema.clone(), patterns, cel })
+        let has_rules = has_rules(open_api_v3_schema);
+        Ok(Self { root: open_api_v3_schema.clone(), patterns, cel, has_rules })
     }
 
     /// Removes fields the schema does not declare (except under
@@ -216,7 +220,7 @@ impl CrdSchema {
                     | ErrorType::TypeInvalid
             )
         });
-        if blocking {
+        if blocking && self.has_rules {
             errs.push(FieldError::new(
                 "",
                 ErrorType::Invalid,
@@ -224,10 +228,18 @@ impl CrdSchema {
                 "some validation rules were not checked because the object was invalid; \
                  correct the existing errors to complete validation",
             ));
-        } else {
+        } else if !blocking {
             errs.extend(cel::validate(&self.root, &self.cel, obj, old));
         }
         errs
+    }
+}
+
+fn has_rules(schema: &Value) -> bool {
+    match schema {
+        Value::Object(map) => map.contains_key("x-kubernetes-validations") || map.values().any(has_rules),
+        Value::Array(items) => items.iter().any(has_rules),
+        _ => false,
     }
 }
 

@@ -19,7 +19,11 @@ const CONCURRENCY: usize = 16;
 
 fn config_map(name: String) -> ConfigMap {
     ConfigMap {
-        metadata: ObjectMeta { name: Some(name), labels: Some([("bench".to_owned(), "yes".to_owned())].into()), ..ObjectMeta::default() },
+        metadata: ObjectMeta {
+            name: Some(name),
+            labels: Some([("bench".to_owned(), "yes".to_owned())].into()),
+            ..ObjectMeta::default()
+        },
         data: Some([("region".to_owned(), "eu-west-1".to_owned()), ("payload".to_owned(), "x".repeat(256))].into()),
         ..ConfigMap::default()
     }
@@ -69,30 +73,33 @@ async fn run(label: &str, concurrency: usize) {
         .await;
     let elapsed = began.elapsed();
     for w in watchers {
-        tokio::time::timeout(Duration::from_secs(30), w).await.expect("watchers see every object").expect("watcher task");
+        tokio::time::timeout(Duration::from_secs(30), w)
+            .await
+            .expect("watchers see every object")
+            .expect("watcher task");
     }
 
-    let acked = acked.lock().unwrap();
     let mut latencies: Vec<Duration> = Vec::with_capacity(OBJECTS * WATCHERS);
-    for map in &seen {
-        for (name, at) in map.lock().unwrap().iter() {
-            // An event may arrive before the client has processed the create response:
-            // that counts as zero latency.
-            latencies.push(at.saturating_duration_since(acked[name]));
+    {
+        let acked = acked.lock().unwrap();
+        for map in &seen {
+            for (name, at) in map.lock().unwrap().iter() {
+                // An event may arrive before the client has processed the create
+                // response: that counts as zero latency.
+                latencies.push(at.saturating_duration_since(acked[name]));
+            }
         }
     }
     latencies.sort();
-    let pct = |p: f64| {
-        let idx = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-        latencies[idx]
-    };
+    // Nearest-rank percentile over at most a few thousand samples.
+    let pct = |p: usize| latencies[(latencies.len() - 1) * p / 100];
     println!(
         "{label:<28} {OBJECTS} creates in {elapsed:>8.1?} = {:>7.0} writes/s | watch latency ({WATCHERS} watchers, {} events) p50 {:>7.1?} p99 {:>7.1?} max {:>7.1?}",
-        OBJECTS as f64 / elapsed.as_secs_f64(),
+        f64::from(u32::try_from(OBJECTS).expect("small")) / elapsed.as_secs_f64(),
         latencies.len(),
-        pct(0.50),
-        pct(0.99),
-        pct(1.0),
+        pct(50),
+        pct(99),
+        pct(100),
     );
     emulator.shutdown().await;
 }

@@ -209,6 +209,10 @@ impl Inner {
         }
         let stored = self.store.put(key, obj);
         self.after_write(rt, &stored);
+        if !meta::owner_uids(&stored).is_empty() {
+            // A dependent whose owners are already gone is collected.
+            self.collect_garbage();
+        }
         Ok(stored)
     }
 
@@ -218,6 +222,16 @@ impl Inner {
             ("", "Namespace") if old.is_none() => {
                 obj["spec"] = json!({"finalizers": ["kubernetes"]});
                 obj["status"] = json!({"phase": "Active"});
+            }
+            ("", "Secret") => {
+                // stringData is write-only: merged into data, base64-encoded.
+                use base64::Engine as _;
+                if let Some(Value::Object(plain)) = obj.as_object_mut().and_then(|o| o.remove("stringData")) {
+                    for (k, v) in plain {
+                        let encoded = base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or_default());
+                        obj["data"][k] = json!(encoded);
+                    }
+                }
             }
             ("apiextensions.k8s.io", "CustomResourceDefinition") => {
                 let types = crate::registry::from_crd(obj).map_err(|e| {
@@ -363,7 +377,11 @@ impl Inner {
             let generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0) + 1;
             new["metadata"]["generation"] = json!(generation);
         }
-        if meta::comparable(&new) == meta::comparable(old) {
+        // Server-side apply set `managedFields` itself: a change of ownership alone (a
+        // second manager applying the same value) is a write, as in kube-apiserver.
+        let ownership_changed =
+            opts.managed_fields_set && new.pointer("/metadata/managedFields") != old.pointer("/metadata/managedFields");
+        if meta::comparable(&new) == meta::comparable(old) && !ownership_changed {
             // kube-apiserver does not write (nor bump resourceVersion) for a no-op.
             return Ok(Arc::new(old.clone()));
         }

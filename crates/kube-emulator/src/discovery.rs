@@ -94,6 +94,7 @@ fn openapi_documents(inner: &crate::api::Inner) -> std::collections::BTreeMap<St
                     .clone()
                     .unwrap_or_else(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})),
                 namespaced: rt.namespaced,
+                custom: true,
             }
         } else {
             match builtin.iter().find(|b| b.group == rt.group && b.version == rt.version && b.kind == rt.kind) {
@@ -104,6 +105,7 @@ fn openapi_documents(inner: &crate::api::Inner) -> std::collections::BTreeMap<St
                     kind: rt.kind.clone(),
                     schema: json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
                     namespaced: rt.namespaced,
+                    custom: false,
                 },
             }
         };

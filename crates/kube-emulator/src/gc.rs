@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::api::Inner;
 use crate::errors::ApiError;
 use crate::meta;
-use crate::registry::ResourceType;
+use crate::registry::{ResourceKey, ResourceType};
 use crate::store::ObjectKey;
 
 /// `propagationPolicy` of a delete.
@@ -199,6 +199,7 @@ impl Inner {
                 })
                 .map(|(k, _)| k.clone())
                 .collect();
+            doomed.extend(self.custom_resources_without_crd());
             if doomed.is_empty() && released.is_empty() && empty_namespaces.is_empty() {
                 return;
             }
@@ -221,5 +222,39 @@ impl Inner {
                 self.store.remove(&key);
             }
         }
+    }
+
+    /// Custom resources whose CRD is gone, to be deleted. Their type stops being served
+    /// once the last of them (held by finalizers) is gone.
+    fn custom_resources_without_crd(&mut self) -> Vec<ObjectKey> {
+        let mut doomed = Vec::new();
+        let mut unserved: Vec<ResourceKey> = Vec::new();
+        for t in self.registry.all().filter(|t| t.custom) {
+            let crd = ObjectKey {
+                resource: ResourceKey {
+                    group: "apiextensions.k8s.io".to_owned(),
+                    plural: "customresourcedefinitions".to_owned(),
+                },
+                namespace: String::new(),
+                name: format!("{}.{}", t.plural, t.group),
+            };
+            if self.store.get(&crd).is_some() {
+                continue;
+            }
+            let mut left = false;
+            for (k, o) in self.store.list(&t.key(), None) {
+                left = true;
+                if !meta::deleting(o) {
+                    doomed.push(k.clone());
+                }
+            }
+            if !left {
+                unserved.push(t.key());
+            }
+        }
+        for key in unserved {
+            self.registry.remove_custom(&key.group, &key.plural);
+        }
+        doomed
     }
 }

@@ -151,7 +151,7 @@ fn verb(method: &Method, req: &ResourceRequest, query: &Query) -> &'static str {
         ("GET", true) => "get",
         ("GET", false) if query.get("watch").is_some_and(|w| w == "true" || w == "1") => "watch",
         ("GET", false) => "list",
-        ("POST", _) => "create",
+        ("POST", false) => "create",
         ("PUT", _) => "update",
         ("PATCH", _) => "patch",
         ("DELETE", true) => "delete",
@@ -338,6 +338,11 @@ fn objects(
             }
             "patch" => {
                 let kind = patch_type(headers)?;
+                let mut opts = opts;
+                if kind == PatchType::Apply && !query.contains_key("fieldManager") {
+                    // Apply requires an explicit manager; the user agent only names updates.
+                    opts.field_manager.clear();
+                }
                 Ok((StatusCode::OK, (*state.lock().patch(&rt, ns, name, sub, kind, body, &opts)?).clone()))
             }
             "delete" => {

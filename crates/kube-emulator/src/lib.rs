@@ -38,7 +38,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
-use tokio::sync::{Notify, watch as tokio_watch};
+use tokio::sync::watch as tokio_watch;
 
 pub use api::Config;
 pub use faults::Faults;
@@ -52,7 +52,8 @@ pub struct KubeEmulator {
     addr: SocketAddr,
     state: Arc<AppState>,
     mode: tokio_watch::Sender<Mode>,
-    resumed: Arc<Notify>,
+    /// The mode the server has put into effect (lags `mode`).
+    actual: tokio_watch::Receiver<Mode>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -79,9 +80,9 @@ impl KubeEmulator {
         }
         let router = axum::Router::new().fallback(http::handle).with_state(state.clone());
         let (mode, rx) = tokio_watch::channel(Mode::Serving);
-        let resumed = Arc::new(Notify::new());
-        let task = tokio::spawn(server::run(listener, addr, router, rx, resumed.clone()));
-        Ok(Self { addr, state, mode, resumed, task: Some(task) })
+        let (actual_tx, actual) = tokio_watch::channel(Mode::Serving);
+        let task = tokio::spawn(server::run(listener, addr, router, rx, actual_tx));
+        Ok(Self { addr, state, mode, actual, task: Some(task) })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -135,13 +136,17 @@ impl KubeEmulator {
         let _ = self.mode.send(Mode::Paused);
     }
 
-    /// Listen again on the same port; returns once connections are accepted.
+    /// Listen again on the same port; returns once connections are accepted (at once
+    /// when not paused).
     pub async fn resume(&self) {
-        let notified = self.resumed.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        let _ = self.mode.send(Mode::Serving);
-        notified.await;
+        let mut actual = self.actual.clone();
+        if *self.mode.borrow() == Mode::Paused {
+            // Let the pause take effect first: sent back to back, the two commands would
+            // coalesce and the server would never see the pause.
+            let _ = actual.wait_for(|m| *m != Mode::Serving).await;
+            let _ = self.mode.send(Mode::Serving);
+        }
+        let _ = actual.wait_for(|m| *m != Mode::Paused).await;
     }
 
     /// Stop the server and wait for it.

@@ -46,6 +46,10 @@ pub struct OpenApiResource {
     pub schema: Value,
     /// Whether objects live in namespaces.
     pub namespaced: bool,
+    /// A custom resource: its `patch` operation does not accept strategic merge patches
+    /// (kube-apiserver advertises them for built-in kinds only; kubectl's client-side
+    /// apply sends one when the document says it may).
+    pub custom: bool,
 }
 
 /// The discovery path of a group-version: `api/v1` for core, `apis/{group}/{version}`.
@@ -100,6 +104,7 @@ pub fn crd_resources(crd: &Value) -> Vec<OpenApiResource> {
             kind: kind.to_owned(),
             schema: v["schema"]["openAPIV3Schema"].clone(),
             namespaced,
+            custom: true,
         })
         .collect()
 }
@@ -236,6 +241,7 @@ fn operation(r: &OpenApiResource, verb: &str, action: &str, op_kind: &str, schem
                 "application/merge-patch+json",
                 "application/strategic-merge-patch+json",
             ];
+            let types = if r.custom { &types[..3] } else { &types[..] };
             op["requestBody"] = json!({"required": true, "content": types.iter().map(|t| ((*t).to_owned(), patch.clone())).collect::<Map<_, _>>()});
         }
         "list" | "watchlist" => {

@@ -60,10 +60,26 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 
 /// Applies an RFC 6902 JSON patch (a JSON array of operations, `test` included).
 /// Atomic: on error `target` is left unchanged.
+///
+/// As in kube-apiserver (evanphx/json-patch), a `test` for `null` passes when the path
+/// is missing: kube-runtime's finalizer helper sends one before adding the first finalizer.
 pub fn json_patch(target: &mut Value, patch: &Value) -> Result<(), PatchError> {
     let ops: json_patch::Patch =
         serde_json::from_value(patch.clone()).map_err(|e| PatchError::Invalid(e.to_string()))?;
-    json_patch::patch(target, &ops)?;
+    let mut working = target.clone();
+    for (i, op) in ops.0.iter().enumerate() {
+        if let json_patch::PatchOperation::Test(t) = op
+            && t.value.is_null()
+            && working.pointer(t.path.as_str()).is_none()
+        {
+            continue;
+        }
+        json_patch::patch(&mut working, std::slice::from_ref(op)).map_err(|mut e| {
+            e.operation = i;
+            e
+        })?;
+    }
+    *target = working;
     Ok(())
 }
 
@@ -244,6 +260,21 @@ mod tests {
         ]);
         json_patch(&mut doc, &patch).unwrap();
         assert_eq!(doc, json!({"spec": {"replicas": 3, "tags": ["a", "b"]}, "moved": 3}));
+    }
+
+    #[test]
+    fn json_patch_test_for_null_passes_on_a_missing_path() {
+        let mut doc = json!({"metadata": {"name": "x"}});
+        let patch = json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": ["f"]},
+        ]);
+        json_patch(&mut doc, &patch).unwrap();
+        assert_eq!(doc["metadata"]["finalizers"], json!(["f"]));
+        // Once the path exists, `null` no longer matches it.
+        let err = json_patch(&mut doc, &patch).unwrap_err();
+        assert!(err.is_test_failure());
+        assert_eq!(doc["metadata"]["finalizers"], json!(["f"]));
     }
 
     #[test]

@@ -95,6 +95,19 @@ impl Inner {
             ));
         }
         let mut applied = patch.clone();
+        let Some(fields) = applied.as_object_mut() else {
+            return Err(ApiError::bad_request("the apply configuration must be a JSON object"));
+        };
+        // kube-apiserver's reset fields: the main resource does not apply `status`, the
+        // status subresource applies nothing but `status`.
+        if rt.status_subresource {
+            match subresource {
+                None => {
+                    fields.remove("status");
+                }
+                Some(_) => fields.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status")),
+            }
+        }
         if meta::meta_str(&applied, "name").is_some_and(|n| n != name) {
             return Err(ApiError::bad_request("the name of the object does not match the name on the URL"));
         }

@@ -3,7 +3,6 @@
 //! refused) and resumed on the same port.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
@@ -23,13 +22,15 @@ pub enum Mode {
     Stopped,
 }
 
-/// Serve `router` on `addr` until the mode becomes `Stopped`.
+/// Serve `router` on `addr` until the mode becomes `Stopped`. `actual` reports the mode
+/// in effect: `Paused` once the listener and connections are closed, `Serving` once the
+/// port is bound again.
 pub async fn run(
     first: TcpListener,
     addr: SocketAddr,
     router: axum::Router,
     mut mode: watch::Receiver<Mode>,
-    resumed: Arc<tokio::sync::Notify>,
+    actual: watch::Sender<Mode>,
 ) {
     let mut listener = Some(first);
     loop {
@@ -50,7 +51,7 @@ pub async fn run(
                     return;
                 }
             }
-            resumed.notify_waiters();
+            actual.send_replace(Mode::Serving);
             continue;
         };
         let mut connections = JoinSet::new();
@@ -77,5 +78,6 @@ pub async fn run(
         if *mode.borrow() == Mode::Stopped {
             return;
         }
+        actual.send_replace(Mode::Paused);
     }
 }

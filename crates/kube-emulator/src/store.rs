@@ -53,6 +53,9 @@ pub struct Change {
     pub kind: EventType,
     /// The object after the change (before removal, for deletions).
     pub object: Arc<Value>,
+    /// The object before the change (`None` for creations), so that a filtered watch
+    /// can tell an object entering or leaving its selection.
+    pub old: Option<Arc<Value>>,
 }
 
 /// The watch could not start: the requested version is older than the history kept.
@@ -116,8 +119,8 @@ impl Store {
         self.objects.iter()
     }
 
-    fn record(&mut self, key: ObjectKey, kind: EventType, object: Arc<Value>) {
-        let change = Arc::new(Change { rv: self.rv, key, kind, object });
+    fn record(&mut self, key: ObjectKey, kind: EventType, object: Arc<Value>, old: Option<Arc<Value>>) {
+        let change = Arc::new(Change { rv: self.rv, key, kind, object, old });
         self.history.push_back(change.clone());
         while self.history.len() > self.history_limit {
             if let Some(old) = self.history.pop_front() {
@@ -133,12 +136,9 @@ impl Store {
         self.rv += 1;
         object["metadata"]["resourceVersion"] = Value::String(self.rv.to_string());
         let object = Arc::new(object);
-        let kind = if self.objects.insert(key.clone(), object.clone()).is_some() {
-            EventType::Modified
-        } else {
-            EventType::Added
-        };
-        self.record(key, kind, object.clone());
+        let old = self.objects.insert(key.clone(), object.clone());
+        let kind = if old.is_some() { EventType::Modified } else { EventType::Added };
+        self.record(key, kind, object.clone(), old);
         object
     }
 
@@ -149,7 +149,7 @@ impl Store {
         let mut last = (*old).clone();
         last["metadata"]["resourceVersion"] = Value::String(self.rv.to_string());
         let last = Arc::new(last);
-        self.record(key.clone(), EventType::Deleted, last.clone());
+        self.record(key.clone(), EventType::Deleted, last.clone(), Some(old));
         Some(last)
     }
 

@@ -135,7 +135,14 @@ pub fn meta_components() -> Vec<(String, Value)> {
 }
 
 fn builtin(group: &str, version: &str, kind: &str, namespaced: bool, schema: Value) -> OpenApiResource {
-    OpenApiResource { group: group.to_owned(), version: version.to_owned(), kind: kind.to_owned(), schema, namespaced }
+    OpenApiResource {
+        group: group.to_owned(),
+        version: version.to_owned(),
+        kind: kind.to_owned(),
+        schema,
+        namespaced,
+        custom: false,
+    }
 }
 
 /// The built-in kinds the emulator serves, with minimal schemas (root `apiVersion`,

@@ -117,6 +117,31 @@ fn crd_document_has_root_fields_gvk_and_object_meta() {
     assert!(doc["paths"].get(format!("{prefix}/regions/{{name}}")).is_some());
 }
 
+/// What kubectl's client-side apply checks (`gvkSupportsPatchOpenAPIV3`) before it
+/// sends a strategic merge patch instead of a JSON merge patch.
+fn patch_accepts_strategic_merge(doc: &Value, group: &str, version: &str, kind: &str) -> bool {
+    let want = json!({"group": group, "version": version, "kind": kind});
+    let op = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|p| p.get("patch"))
+        .find(|op| op["x-kubernetes-group-version-kind"] == want)
+        .unwrap();
+    op["requestBody"]["content"].get("application/strategic-merge-patch+json").is_some()
+}
+
+#[test]
+fn strategic_merge_patch_is_advertised_for_builtins_only() {
+    let doc = group_version_document(&regionstack_resources());
+    for kind in ["Region", "PiiDatabase", "TelemetryReplica"] {
+        assert!(!patch_accepts_strategic_merge(&doc, "regionstack.io", "v1alpha1", kind), "{kind}");
+    }
+    let core: Vec<_> = builtin_resources().into_iter().filter(|r| r.group.is_empty()).collect();
+    let doc = group_version_document(&core);
+    assert!(patch_accepts_strategic_merge(&doc, "", "v1", "ConfigMap"));
+}
+
 #[test]
 fn builtin_documents() {
     let builtins = builtin_resources();

@@ -1,0 +1,15 @@
+//! regionstack inside the databases (DESIGN §6): given typed desired state, make a
+//! PostgreSQL server conform and report what was found and done. No Kubernetes client
+//! here; the operator maps custom resources and Secrets onto these types.
+//!
+//! - [`conn`]: connections (TLS via rustls, timeouts, `application_name`), with
+//!   passwords that never reach `Debug`, errors or logs.
+//! - [`ident`]: identifier quoting and generated names that fit 63 bytes.
+//! - [`error`]: the error type and its bounded categories.
+
+pub mod conn;
+pub mod error;
+pub mod ident;
+
+pub use conn::{ConnParams, Password, SslMode, connect};
+pub use error::SqlError;

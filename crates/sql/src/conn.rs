@@ -242,25 +242,26 @@ fn tls_config(params: &ConnParams) -> Result<rustls::ClientConfig, SqlError> {
     }
 }
 
+/// Run a connection's I/O in the background until its client is dropped.
+fn drive(conn: impl std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static) {
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "database connection ended");
+        }
+    });
+}
+
 /// Open a session; the connection task runs in the background until the client drops.
 pub async fn connect(params: &ConnParams) -> Result<tokio_postgres::Client, SqlError> {
     let config = params.pg_config();
     let client = if params.ssl_mode == SslMode::Disable {
         let (client, conn) = config.connect(tokio_postgres::NoTls).await.map_err(|e| params.connect_error(e))?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "database connection ended");
-            }
-        });
+        drive(conn);
         client
     } else {
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(params)?);
         let (client, conn) = config.connect(tls).await.map_err(|e| params.connect_error(e))?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "database connection ended");
-            }
-        });
+        drive(conn);
         client
     };
     Ok(client)

@@ -120,19 +120,31 @@ impl ConnParams {
     pub fn from_secret_data(data: &BTreeMap<String, Vec<u8>>) -> Result<Self, SqlError> {
         let text = |key: &str| -> Result<Option<String>, SqlError> {
             data.get(key)
-                .map(|v| String::from_utf8(v.clone()).map_err(|_| SqlError::Invalid(format!("secret key {key:?} is not UTF-8"))))
+                .map(|v| {
+                    String::from_utf8(v.clone())
+                        .map_err(|_| SqlError::Invalid(format!("secret key {key:?} is not UTF-8")))
+                })
                 .transpose()
         };
         let required = |key: &str| text(key)?.ok_or_else(|| SqlError::Invalid(format!("secret has no {key:?} key")));
         let port = match text("port")? {
-            Some(p) => p.trim().parse().map_err(|_| SqlError::Invalid("secret key \"port\" is not a port number".into()))?,
+            Some(p) => {
+                p.trim().parse().map_err(|_| SqlError::Invalid("secret key \"port\" is not a port number".into()))?
+            }
             None => 5432,
         };
         let ssl_mode = match text("sslmode")? {
             Some(m) => SslMode::parse(m.trim())?,
             None => SslMode::Require,
         };
-        let mut p = Self::new(&required("host")?, port, &required("user")?, Password::new(required("password")?), &required("dbname")?, ssl_mode);
+        let mut p = Self::new(
+            &required("host")?,
+            port,
+            &required("user")?,
+            Password::new(required("password")?),
+            &required("dbname")?,
+            ssl_mode,
+        );
         p.ca_cert_pem = text("ca.crt")?;
         Ok(p)
     }
@@ -155,7 +167,7 @@ impl ConnParams {
         parts.join(" ")
     }
 
-    fn pg_config(&self) -> tokio_postgres::Config {
+    pub(crate) fn pg_config(&self) -> tokio_postgres::Config {
         let mut c = tokio_postgres::Config::new();
         c.host(&self.host)
             .port(self.port)
@@ -173,7 +185,12 @@ impl ConnParams {
     }
 
     fn connect_error(&self, reason: impl fmt::Display) -> SqlError {
-        SqlError::Connect { host: self.host.clone(), port: self.port, dbname: self.dbname.clone(), reason: reason.to_string() }
+        SqlError::Connect {
+            host: self.host.clone(),
+            port: self.port,
+            dbname: self.dbname.clone(),
+            reason: reason.to_string(),
+        }
     }
 }
 
@@ -217,17 +234,16 @@ impl rustls::client::danger::ServerCertVerifier for NoVerification {
     }
 }
 
-fn tls_config(params: &ConnParams) -> Result<rustls::ClientConfig, SqlError> {
+pub(crate) fn tls_config(params: &ConnParams) -> Result<rustls::ClientConfig, SqlError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| SqlError::Tls(e.to_string()))?;
     match params.ssl_mode {
         SslMode::VerifyFull => {
-            let pem = params
-                .ca_cert_pem
-                .as_deref()
-                .ok_or_else(|| SqlError::Tls("sslmode verify-full needs a CA certificate (secret key ca.crt)".into()))?;
+            let pem = params.ca_cert_pem.as_deref().ok_or_else(|| {
+                SqlError::Tls("sslmode verify-full needs a CA certificate (secret key ca.crt)".into())
+            })?;
             let mut roots = rustls::RootCertStore::empty();
             for cert in rustls_pemfile::certs(&mut pem.as_bytes()) {
                 let cert = cert.map_err(|e| SqlError::Tls(format!("cannot read CA certificate: {e}")))?;
@@ -238,7 +254,10 @@ fn tls_config(params: &ConnParams) -> Result<rustls::ClientConfig, SqlError> {
             }
             Ok(builder.with_root_certificates(roots).with_no_client_auth())
         }
-        _ => Ok(builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerification(provider))).with_no_client_auth()),
+        _ => Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+            .with_no_client_auth()),
     }
 }
 
@@ -294,10 +313,11 @@ mod tests {
 
     #[test]
     fn secret_data_is_parsed_and_errors_name_keys_only() {
-        let mut data: BTreeMap<String, Vec<u8>> = [("host", "h"), ("user", "u"), ("password", "secretvalue"), ("dbname", "d")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.as_bytes().to_vec()))
-            .collect();
+        let mut data: BTreeMap<String, Vec<u8>> =
+            [("host", "h"), ("user", "u"), ("password", "secretvalue"), ("dbname", "d")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.as_bytes().to_vec()))
+                .collect();
         let p = ConnParams::from_secret_data(&data).unwrap();
         assert_eq!((p.port, p.ssl_mode), (5432, SslMode::Require));
         data.insert("sslmode".into(), b"bogus".to_vec());

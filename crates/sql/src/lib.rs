@@ -6,10 +6,15 @@
 //!   passwords that never reach `Debug`, errors or logs.
 //! - [`ident`]: identifier quoting and generated names that fit 63 bytes.
 //! - [`error`]: the error type and its bounded categories.
+//! - [`telemetry`]: the anonymized boundary export (source region) and the import
+//!   (target region).
+//! - [`pii`]: PII database guardrails, audit, repair and drift notifications.
 
 pub mod conn;
 pub mod error;
 pub mod ident;
+pub mod pii;
+pub mod telemetry;
 
 pub use conn::{ConnParams, Password, SslMode, connect};
 pub use error::SqlError;

@@ -1,0 +1,331 @@
+//! Source region: hop 1 (source database → boundary database, same server) and hop 2
+//! (the publication of export tables and its replication login).
+
+use std::collections::BTreeSet;
+
+use regionstack_api::telemetry::TableExport;
+use regionstack_policy::row_filter::RowFilter;
+use tokio_postgres::Client;
+
+use super::boundary::{self, StagePlan};
+use super::transforms::render;
+use super::{Action, BOUNDARY_DB, Exec, IMPORT_SCHEMA, Names, exists};
+use crate::conn::{ConnParams, Password, connect};
+use crate::error::SqlError;
+use crate::ident::{checked, quote_ident, quote_literal};
+
+/// Desired state of one replica's export in the source region.
+#[derive(Clone, Debug)]
+pub struct ExportSpec {
+    /// Replica name (unique in the region; all generated names derive from it).
+    pub replica: String,
+    /// Database holding the source tables.
+    pub source_database: String,
+    /// Exported tables with a rule for every exported column.
+    pub tables: Vec<TableExport>,
+    /// Hop-2 replication login (from the replica's credentials Secret).
+    pub login: String,
+    /// Its password.
+    pub password: Password,
+}
+
+/// Resolve the spec's tables against the source catalog: every rule names an
+/// existing column, transforms fit the column types, the row filter parses over the
+/// table's columns. Nothing is executed.
+pub async fn plan_tables(source: &Client, spec: &ExportSpec) -> Result<Vec<(StagePlan, Option<RowFilter>)>, SqlError> {
+    let names = Names::new(&spec.replica);
+    let mut out = Vec::new();
+    for t in &spec.tables {
+        checked("schema", &t.schema)?;
+        checked("table", &t.name)?;
+        let cols = boundary::source_columns(source, &t.schema, &t.name).await?;
+        let mut needed = Vec::new();
+        let mut output = Vec::new();
+        for rule in &t.columns {
+            checked("column", &rule.name)?;
+            let transform = rule.resolve().map_err(SqlError::Invalid)?;
+            let col = cols.iter().find(|c| c.name == rule.name).ok_or_else(|| {
+                SqlError::Invalid(format!("column {:?} is not a column of {}.{}", rule.name, t.schema, t.name))
+            })?;
+            if let Some(r) = render(col, transform)? {
+                needed.push(col.clone());
+                output.push(r);
+            }
+        }
+        if output.is_empty() {
+            return Err(SqlError::Invalid(format!("{}.{} exports no column", t.schema, t.name)));
+        }
+        let all: BTreeSet<&str> = cols.iter().map(|c| c.name.as_str()).collect();
+        let filter = t
+            .row_filter
+            .as_deref()
+            .map(|f| RowFilter::parse(f, Some(&all)))
+            .transpose()
+            .map_err(|e| SqlError::Invalid(format!("row filter of {}.{}: {e}", t.schema, t.name)))?;
+        out.push((
+            StagePlan {
+                schema: t.schema.clone(),
+                table: t.name.clone(),
+                needed,
+                output,
+                export_table: names.export_table(&t.schema, &t.name),
+                function: names.stage_function(&t.schema, &t.name),
+            },
+            filter,
+        ));
+    }
+    Ok(out)
+}
+
+/// The hop-1 publication: needed columns only, the row filter rendered from its
+/// parsed tree, inserts only.
+pub fn hop1_publication_sql(names: &Names, plans: &[(StagePlan, Option<RowFilter>)]) -> String {
+    let tables = plans
+        .iter()
+        .map(|(p, f)| {
+            let cols = p.needed.iter().map(|c| quote_ident(&c.name)).collect::<Vec<_>>().join(", ");
+            let filter = f.as_ref().map(|f| format!(" WHERE ({})", f.to_sql())).unwrap_or_default();
+            format!("TABLE {}.{} ({cols}){filter}", quote_ident(&p.schema), quote_ident(&p.table))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("CREATE PUBLICATION {} FOR {tables} WITH (publish = 'insert')", quote_ident(&names.hop1()))
+}
+
+/// Make the export conform. `admin` is a superuser of the region's telemetry server
+/// (any database); hop 1 connects with the same login to the source database over
+/// `admin.host`/`admin.port`, as seen from the server itself. Returns the statements
+/// executed: none when everything was already in place.
+pub async fn apply_export(admin: &ConnParams, spec: &ExportSpec) -> Result<Vec<Action>, SqlError> {
+    let names = Names::new(&spec.replica);
+    checked("role", &spec.login)?;
+    let src_params = admin.with_dbname(&spec.source_database);
+    let source = connect(&src_params).await?;
+    let plans = plan_tables(&source, spec).await?;
+    let mut actions = Vec::new();
+    boundary::ensure_database(admin, BOUNDARY_DB, &mut actions).await?;
+    let bparams = admin.with_dbname(BOUNDARY_DB);
+    let bclient = connect(&bparams).await?;
+    let mut b = Exec { client: &bclient, database: BOUNDARY_DB.to_owned(), actions: &mut actions };
+    boundary::ensure_shared(&mut b).await?;
+    for (plan, _) in &plans {
+        boundary::ensure_stage(&mut b, &names, plan).await?;
+    }
+    ensure_hop2(&mut b, &names, spec, &plans).await?;
+    drop(b);
+    lock_down_login(admin, &spec.login, &mut actions).await?;
+
+    // Hop 1: publication and slot in the source database, then the subscription.
+    let mut s = Exec { client: &source, database: spec.source_database.clone(), actions: &mut actions };
+    let hop1 = names.hop1();
+    if !exists(&source, "publication", "SELECT 1 FROM pg_publication WHERE pubname = $1", &[&hop1]).await? {
+        s.run(&format!("create hop-1 publication {hop1}"), &hop1_publication_sql(&names, &plans)).await?;
+    }
+    let slot_q = "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1";
+    let sub_q = "SELECT 1 FROM pg_subscription WHERE subname = $1";
+    let subscribed = exists(&bclient, "subscription", sub_q, &[&hop1]).await?;
+    if !subscribed && !exists(&source, "slot", slot_q, &[&hop1]).await? {
+        // A subscription cannot create its slot on its own server (CREATE SUBSCRIPTION
+        // would wait for its own transaction): the slot is created beforehand.
+        let sql = format!("SELECT pg_create_logical_replication_slot({}, 'pgoutput')", quote_literal(&hop1));
+        s.run(&format!("create hop-1 slot {hop1}"), &sql).await?;
+    }
+    if !subscribed {
+        let conninfo = src_params.libpq_conninfo();
+        let redacted = ConnParams { password: Password::new("****"), ..src_params.clone() }.libpq_conninfo();
+        // copy_data = false: the export starts when it is created (no backfill of the
+        // table's history; a re-created export never duplicates rows).
+        let make = |info: &str| {
+            format!(
+                "CREATE SUBSCRIPTION {h} CONNECTION {} PUBLICATION {h} WITH (create_slot = false, slot_name = {}, copy_data = false)",
+                quote_literal(info),
+                quote_literal(&hop1),
+                h = quote_ident(&hop1)
+            )
+        };
+        let mut b = Exec { client: &bclient, database: BOUNDARY_DB.to_owned(), actions: &mut actions };
+        b.run_redacted(&format!("create hop-1 subscription {hop1}"), &make(&conninfo), &make(&redacted)).await?;
+    }
+    Ok(actions)
+}
+
+async fn ensure_hop2(
+    b: &mut Exec<'_>,
+    names: &Names,
+    spec: &ExportSpec,
+    plans: &[(StagePlan, Option<RowFilter>)],
+) -> Result<(), SqlError> {
+    let c = b.client;
+    let login = quote_ident(&spec.login);
+    if !exists(c, "role", "SELECT 1 FROM pg_roles WHERE rolname = $1", &[&spec.login]).await? {
+        let make = |pw: &str| {
+            format!(
+                "CREATE ROLE {login} LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOBYPASSRLS PASSWORD {}; {}",
+                quote_literal(pw),
+                super::comment("ROLE", &login, &names.mark())
+            )
+        };
+        b.run_redacted(
+            &format!("create replication login {}", spec.login),
+            &make(spec.password.expose()),
+            &make("****"),
+        )
+        .await?;
+    }
+    let q = "SELECT 1 FROM pg_database d WHERE d.datname = current_database()
+             AND has_schema_privilege($1, $2, 'USAGE') AND pg_catalog.aclcontains(d.datacl, makeaclitem(
+                 (SELECT oid FROM pg_roles WHERE rolname = $1), d.datdba, 'CONNECT', false))";
+    if !exists(c, "grants", q, &[&spec.login, IMPORT_SCHEMA]).await? {
+        let sql = format!(
+            "REVOKE CONNECT ON DATABASE {db} FROM PUBLIC; GRANT CONNECT ON DATABASE {db} TO {login}; \
+             GRANT USAGE ON SCHEMA {} TO {login}",
+            quote_ident(IMPORT_SCHEMA),
+            db = quote_ident(BOUNDARY_DB),
+        );
+        b.run("grant the replication login the boundary database", &sql).await?;
+    }
+    for (p, _) in plans {
+        let t = format!("{}.{}", quote_ident(IMPORT_SCHEMA), quote_ident(&p.export_table));
+        if !exists(c, "select grant", "SELECT 1 WHERE has_table_privilege($1, $2, 'SELECT')", &[&spec.login, &t])
+            .await?
+        {
+            b.run("grant select on export table", &format!("GRANT SELECT ON TABLE {t} TO {login}")).await?;
+        }
+    }
+    let hop2 = names.hop2();
+    if !exists(c, "publication", "SELECT 1 FROM pg_publication WHERE pubname = $1", &[&hop2]).await? {
+        let tables = plans
+            .iter()
+            .map(|(p, _)| format!("{}.{}", quote_ident(IMPORT_SCHEMA), quote_ident(&p.export_table)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("CREATE PUBLICATION {} FOR TABLE {tables} WITH (publish = 'insert')", quote_ident(&hop2));
+        b.run(&format!("create hop-2 publication {hop2}"), &sql).await?;
+    }
+    Ok(())
+}
+
+/// Confine the replication login to the boundary database. PostgreSQL has no
+/// per-role "deny": a database whose CONNECT is granted to PUBLIC admits every role.
+/// For each other database that admits the login, CONNECT is granted explicitly to
+/// every login role that has it now and revoked from PUBLIC, so existing logins keep
+/// working. Roles created later need an explicit `GRANT CONNECT` (reported as an
+/// action); an equivalent `pg_hba.conf` reject rule is the alternative where the
+/// platform manages pg_hba.
+async fn lock_down_login(admin: &ConnParams, login: &str, actions: &mut Vec<Action>) -> Result<(), SqlError> {
+    let client = connect(admin).await?;
+    let rows = client
+        .query(
+            "SELECT datname::text FROM pg_database WHERE datallowconn AND datname <> $2
+             AND has_database_privilege($1, oid, 'CONNECT') ORDER BY datname",
+            &[&login, &BOUNDARY_DB],
+        )
+        .await
+        .map_err(SqlError::query("listing databases the login can connect to"))?;
+    let mut ex = Exec { client: &client, database: admin.dbname.clone(), actions };
+    for row in rows {
+        let db: String = row.get(0);
+        let qdb = quote_ident(&db);
+        let sql = format!(
+            "DO $do$ DECLARE r record; BEGIN
+               FOR r IN SELECT rolname FROM pg_roles WHERE rolcanlogin AND NOT rolsuper AND rolname <> {l}
+                          AND has_database_privilege(oid, {d}, 'CONNECT') LOOP
+                 EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', {d}, r.rolname);
+               END LOOP;
+             END $do$; REVOKE CONNECT ON DATABASE {qdb} FROM PUBLIC",
+            l = quote_literal(login),
+            d = quote_literal(&db),
+        );
+        ex.run(&format!("confine replication login: revoke CONNECT on {db} from PUBLIC, keep existing logins"), &sql)
+            .await?;
+        if exists(&client, "connect", "SELECT 1 WHERE has_database_privilege($1, $2, 'CONNECT')", &[login, &db]).await?
+        {
+            return Err(SqlError::Invalid(format!(
+                "role {login} still has CONNECT on {db} through a grant regionstack did not make"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Delete export rows already written to WAL (every slot existing when they were
+/// inserted decodes them; deletes are not published). A target that subscribes
+/// later only receives rows inserted after its slot was created, plus the rows
+/// still present when it subscribes (initial copy). Returns rows deleted.
+pub async fn prune_export(admin: &ConnParams, spec: &ExportSpec) -> Result<u64, SqlError> {
+    let names = Names::new(&spec.replica);
+    let client = connect(&admin.with_dbname(BOUNDARY_DB)).await?;
+    let mut n = 0;
+    for t in &spec.tables {
+        let export = format!("{}.{}", quote_ident(IMPORT_SCHEMA), quote_ident(&names.export_table(&t.schema, &t.name)));
+        n += client
+            .execute(&format!("DELETE FROM {export}"), &[])
+            .await
+            .map_err(SqlError::query("pruning export rows"))?;
+    }
+    Ok(n)
+}
+
+/// Remove everything `apply_export` built for this replica: the hop-1 subscription
+/// (which drops its slot), publication and slot, the hop-2 publication, staging and
+/// export tables, trigger functions and the replication login. The boundary
+/// database, key and function stay (other replicas share them); see
+/// [`drop_boundary`]. Source tables and rows are never touched.
+pub async fn teardown_export(admin: &ConnParams, spec: &ExportSpec) -> Result<Vec<Action>, SqlError> {
+    let names = Names::new(&spec.replica);
+    let hop1 = names.hop1();
+    let mut actions = Vec::new();
+    let admin_client = connect(admin).await?;
+    let has_boundary =
+        exists(&admin_client, "db", "SELECT 1 FROM pg_database WHERE datname = $1", &[BOUNDARY_DB]).await?;
+    if has_boundary {
+        let bclient = connect(&admin.with_dbname(BOUNDARY_DB)).await?;
+        let mut b = Exec { client: &bclient, database: BOUNDARY_DB.to_owned(), actions: &mut actions };
+        if exists(&bclient, "subscription", "SELECT 1 FROM pg_subscription WHERE subname = $1", &[&hop1]).await? {
+            b.run("drop hop-1 subscription", &format!("DROP SUBSCRIPTION {}", quote_ident(&hop1))).await?;
+        }
+        let hop2 = names.hop2();
+        if exists(&bclient, "publication", "SELECT 1 FROM pg_publication WHERE pubname = $1", &[&hop2]).await? {
+            b.run("drop hop-2 publication", &format!("DROP PUBLICATION {}", quote_ident(&hop2))).await?;
+        }
+        for t in &spec.tables {
+            boundary::drop_stage(&mut b, &names, &t.schema, &t.name).await?;
+        }
+        let role = "SELECT 1 FROM pg_roles r WHERE rolname = $1 AND shobj_description(r.oid, 'pg_authid') = $2";
+        if exists(&bclient, "role", role, &[&spec.login, &names.mark()]).await? {
+            let l = quote_ident(&spec.login);
+            // DROP OWNED revokes its grants here and on shared objects (databases).
+            b.run("drop replication login", &format!("DROP OWNED BY {l}; DROP ROLE {l}")).await?;
+        }
+    }
+    let source = connect(&admin.with_dbname(&spec.source_database)).await?;
+    let mut s = Exec { client: &source, database: spec.source_database.clone(), actions: &mut actions };
+    if exists(&source, "publication", "SELECT 1 FROM pg_publication WHERE pubname = $1", &[&hop1]).await? {
+        s.run("drop hop-1 publication", &format!("DROP PUBLICATION {}", quote_ident(&hop1))).await?;
+    }
+    if exists(&source, "slot", "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", &[&hop1])
+        .await?
+    {
+        s.run("drop hop-1 slot", &format!("SELECT pg_drop_replication_slot({})", quote_literal(&hop1))).await?;
+    }
+    Ok(actions)
+}
+
+/// Drop the boundary database when no replica uses it any more (no table in it
+/// carries a replica mark). Returns the actions executed.
+pub async fn drop_boundary(admin: &ConnParams) -> Result<Vec<Action>, SqlError> {
+    let mut actions = Vec::new();
+    let client = connect(admin).await?;
+    if !exists(&client, "db", "SELECT 1 FROM pg_database WHERE datname = $1", &[BOUNDARY_DB]).await? {
+        return Ok(actions);
+    }
+    let b = connect(&admin.with_dbname(BOUNDARY_DB)).await?;
+    let used = "SELECT 1 FROM pg_class c WHERE obj_description(c.oid, 'pg_class') LIKE 'regionstack:%' UNION ALL SELECT 1 FROM pg_subscription";
+    if exists(&b, "replicas", used, &[]).await? {
+        return Err(SqlError::Invalid(format!("{BOUNDARY_DB} is still used by a replica")));
+    }
+    drop(b);
+    let mut ex = Exec { client: &client, database: admin.dbname.clone(), actions: &mut actions };
+    ex.run("drop boundary database", &format!("DROP DATABASE {} WITH (FORCE)", quote_ident(BOUNDARY_DB))).await?;
+    Ok(actions)
+}

@@ -1,0 +1,288 @@
+//! Target region: import tables shaped like the source's export tables, the
+//! subscription to the source boundary database, optional routing into a
+//! destination table, and status (lag, health).
+
+use tokio_postgres::Client;
+
+use super::{Action, Exec, IMPORT_SCHEMA, Names, comment, exists};
+use crate::conn::{ConnParams, Password, connect};
+use crate::error::SqlError;
+use crate::ident::{checked, quote_ident, quote_literal};
+
+/// Desired state of one replica's import in a target region.
+#[derive(Clone, Debug)]
+pub struct ImportSpec {
+    /// Replica name (the same as on the source side).
+    pub replica: String,
+    /// This (target) region's name: part of the subscription and slot names.
+    pub target_region: String,
+    /// The source boundary database, reached with the replica's replication login.
+    pub source: ConnParams,
+    /// Source tables (`schema`, `table`) of the replica.
+    pub tables: Vec<(String, String)>,
+    /// `schema.table` that imported rows are routed into; only with one table.
+    pub destination: Option<String>,
+}
+
+/// Columns `(name, type)` of a table, read from the catalog.
+async fn shape(c: &Client, schema: &str, table: &str) -> Result<Vec<(String, String)>, SqlError> {
+    let rows = c
+        .query(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+             JOIN pg_class t ON t.oid = a.attrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+             WHERE n.nspname = $1 AND t.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            &[&schema, &table],
+        )
+        .await
+        .map_err(SqlError::query("reading table columns"))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+fn split_destination(d: &str) -> Result<(String, String), SqlError> {
+    let (s, t) = d.split_once('.').unwrap_or(("public", d));
+    checked("schema", s)?;
+    checked("table", t)?;
+    Ok((s.to_owned(), t.to_owned()))
+}
+
+/// Make the import conform in the database `admin` names (a superuser there). The
+/// export tables' shapes are read from the source boundary database over the
+/// replication login. Returns the statements executed.
+pub async fn apply_import(admin: &ConnParams, spec: &ImportSpec) -> Result<Vec<Action>, SqlError> {
+    let names = Names::new(&spec.replica);
+    let mark = names.mark();
+    if spec.destination.is_some() && spec.tables.len() != 1 {
+        return Err(SqlError::Invalid("a destination table needs a replica with exactly one table".into()));
+    }
+    let remote = connect(&spec.source).await?;
+    let client = connect(admin).await?;
+    let mut actions = Vec::new();
+    let mut ex = Exec { client: &client, database: admin.dbname.clone(), actions: &mut actions };
+    if !exists(&client, "schema", "SELECT 1 FROM pg_namespace WHERE nspname = $1", &[IMPORT_SCHEMA]).await? {
+        let s = quote_ident(IMPORT_SCHEMA);
+        let sql =
+            format!("CREATE SCHEMA {s}; REVOKE ALL ON SCHEMA {s} FROM PUBLIC; {}", comment("SCHEMA", &s, super::MARK));
+        ex.run("create import schema", &sql).await?;
+    }
+    for (schema, table) in &spec.tables {
+        let name = names.export_table(schema, table);
+        let want = shape(&remote, IMPORT_SCHEMA, &name).await?;
+        if want.is_empty() {
+            return Err(SqlError::Invalid(format!("export table {name} not found in the source boundary database")));
+        }
+        let local = format!("{}.{}", quote_ident(IMPORT_SCHEMA), quote_ident(&name));
+        let have = shape(&client, IMPORT_SCHEMA, &name).await?;
+        if have.is_empty() {
+            let cols = want.iter().map(|(n, t)| format!("{} {t}", quote_ident(n))).collect::<Vec<_>>().join(", ");
+            let sql = format!("CREATE TABLE {local} ({cols}); {}", comment("TABLE", &local, &mark));
+            ex.run(&format!("create import table {name}"), &sql).await?;
+        } else if have != want {
+            return Err(SqlError::Invalid(format!(
+                "import table {name} differs from the export; tear down and apply again"
+            )));
+        }
+        if let Some(dest) = &spec.destination {
+            ensure_route(&mut ex, &names, &local, &name, &want, dest).await?;
+        }
+    }
+    let sub = names.import_subscription(&spec.target_region);
+    if !exists(&client, "subscription", "SELECT 1 FROM pg_subscription WHERE subname = $1", &[&sub]).await? {
+        let make = |info: &str| {
+            // copy_data = true: export rows not yet pruned when the target subscribes
+            // are copied once, consistently with the new slot (no duplicates).
+            format!(
+                "CREATE SUBSCRIPTION {s} CONNECTION {} PUBLICATION {} WITH (slot_name = {}, copy_data = true)",
+                quote_literal(info),
+                quote_ident(&names.hop2()),
+                quote_literal(&sub),
+                s = quote_ident(&sub)
+            )
+        };
+        let shown = ConnParams { password: Password::new("****"), ..spec.source.clone() }.libpq_conninfo();
+        ex.run_redacted(&format!("create subscription {sub}"), &make(&spec.source.libpq_conninfo()), &make(&shown))
+            .await?;
+    }
+    Ok(actions)
+}
+
+async fn ensure_route(
+    ex: &mut Exec<'_>,
+    names: &Names,
+    local: &str,
+    name: &str,
+    cols: &[(String, String)],
+    dest: &str,
+) -> Result<(), SqlError> {
+    let (ds, dt) = split_destination(dest)?;
+    let dest_cols = shape(ex.client, &ds, &dt).await?;
+    if dest_cols.is_empty() {
+        return Err(SqlError::Invalid(format!("destination table {dest} does not exist")));
+    }
+    if let Some((missing, _)) = cols.iter().find(|(n, _)| !dest_cols.iter().any(|(d, _)| d == n)) {
+        return Err(SqlError::Invalid(format!("destination table {dest} has no column {missing:?}")));
+    }
+    let list = cols.iter().map(|(n, _)| quote_ident(n)).collect::<Vec<_>>().join(", ");
+    let values = cols.iter().map(|(n, _)| format!("NEW.{}", quote_ident(n))).collect::<Vec<_>>().join(", ");
+    let body = format!(
+        "\nBEGIN\n  INSERT INTO {}.{} ({list}) VALUES ({values});\n  RETURN NULL;\nEND\n",
+        quote_ident(&ds),
+        quote_ident(&dt)
+    );
+    let fname = names.route_function(IMPORT_SCHEMA, name);
+    let function = format!("{}.{}", quote_ident(IMPORT_SCHEMA), quote_ident(&fname));
+    let same = "SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                WHERE n.nspname = $1 AND p.proname = $2 AND p.prosrc = $3";
+    if !exists(ex.client, "route function", same, &[IMPORT_SCHEMA, &fname, &body]).await? {
+        let sql = format!(
+            "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql \
+             SET search_path = pg_catalog, pg_temp AS {}; REVOKE ALL ON FUNCTION {function}() FROM PUBLIC; {}",
+            quote_literal(&body),
+            comment("FUNCTION", &format!("{function}()"), &names.mark())
+        );
+        ex.run(&format!("create or replace routing function into {dest}"), &sql).await?;
+    }
+    let trig =
+        "SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = 'regionstack_route' AND tgenabled = 'A'";
+    if !exists(ex.client, "route trigger", trig, &[local]).await? {
+        let sql = format!(
+            "DROP TRIGGER IF EXISTS regionstack_route ON {local}; \
+             CREATE TRIGGER regionstack_route BEFORE INSERT ON {local} FOR EACH ROW EXECUTE FUNCTION {function}(); \
+             ALTER TABLE {local} ENABLE ALWAYS TRIGGER regionstack_route"
+        );
+        ex.run(&format!("create routing trigger into {dest}"), &sql).await?;
+    }
+    Ok(())
+}
+
+/// Remove the subscription (and its slot on the source when reachable), the import
+/// tables and routing functions of this replica; the schema when it is empty.
+/// Destination tables and their rows stay.
+pub async fn teardown_import(admin: &ConnParams, spec: &ImportSpec) -> Result<Vec<Action>, SqlError> {
+    let names = Names::new(&spec.replica);
+    let client = connect(admin).await?;
+    let mut actions = Vec::new();
+    let mut ex = Exec { client: &client, database: admin.dbname.clone(), actions: &mut actions };
+    let sub = names.import_subscription(&spec.target_region);
+    if exists(&client, "subscription", "SELECT 1 FROM pg_subscription WHERE subname = $1", &[&sub]).await? {
+        let q = quote_ident(&sub);
+        if let Err(e) = ex.run(&format!("drop subscription {sub}"), &format!("DROP SUBSCRIPTION {q}")).await {
+            // Source unreachable: detach the slot (reported, to be dropped on the source).
+            tracing::warn!(error = %e, "dropping the subscription with its slot failed; detaching the slot");
+            let sql = format!(
+                "ALTER SUBSCRIPTION {q} DISABLE; ALTER SUBSCRIPTION {q} SET (slot_name = NONE); DROP SUBSCRIPTION {q}"
+            );
+            ex.run(&format!("drop subscription {sub}, leaving slot {sub} on the source"), &sql).await?;
+        }
+    }
+    for (schema, table) in &spec.tables {
+        let name = names.export_table(schema, table);
+        let fname = names.route_function(IMPORT_SCHEMA, &name);
+        let local = format!("{}.{}", quote_ident(IMPORT_SCHEMA), quote_ident(&name));
+        let t = "SELECT 1 FROM pg_class WHERE oid = to_regclass($1) AND obj_description(oid, 'pg_class') = $2";
+        if exists(&client, "import table", t, &[&local, &names.mark()]).await? {
+            ex.run(&format!("drop import table {name}"), &format!("DROP TABLE {local}")).await?;
+        }
+        let f = "SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = $2";
+        if exists(&client, "route function", f, &[IMPORT_SCHEMA, &fname]).await? {
+            let sql = format!("DROP FUNCTION {}.{}()", quote_ident(IMPORT_SCHEMA), quote_ident(&fname));
+            ex.run("drop routing function", &sql).await?;
+        }
+    }
+    let s = "SELECT 1 FROM pg_namespace n WHERE nspname = $1 AND obj_description(n.oid, 'pg_namespace') = $2
+             AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid)
+             AND NOT EXISTS (SELECT 1 FROM pg_proc p WHERE p.pronamespace = n.oid)";
+    if exists(&client, "schema", s, &[IMPORT_SCHEMA, super::MARK]).await? {
+        ex.run("drop import schema", &format!("DROP SCHEMA {}", quote_ident(IMPORT_SCHEMA))).await?;
+    }
+    Ok(actions)
+}
+
+/// Health of an import subscription.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportHealth {
+    /// Enabled and its apply worker runs.
+    Streaming,
+    /// Enabled, but no apply worker is running (starting, or failing and retrying).
+    WorkerDown,
+    /// Disabled (by hand, or by `disable_on_error` after an apply error).
+    Disabled,
+    /// The slot on the source was lost (WAL removed): re-sync needed, no retry helps.
+    SlotLost,
+    /// No subscription.
+    Missing,
+}
+
+/// Structured status of one import.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportStatus {
+    /// Subscription name.
+    pub subscription: String,
+    /// Health.
+    pub health: ImportHealth,
+    /// Apply and sync errors counted by `pg_stat_subscription_stats`.
+    pub error_count: i64,
+    /// Bytes of source WAL not yet confirmed by this subscription (from the source
+    /// slot), when the source was reachable.
+    pub lag_bytes: Option<i64>,
+    /// The slot's `wal_status` on the source (`reserved`, `extended`, `unreserved`, `lost`).
+    pub slot_wal_status: Option<String>,
+    /// What to do, when something is wrong.
+    pub action: Option<String>,
+}
+
+/// Read the import's status: the local subscription, and (best effort, over the
+/// replication login) its slot on the source.
+pub async fn import_status(admin: &ConnParams, spec: &ImportSpec) -> Result<ImportStatus, SqlError> {
+    let names = Names::new(&spec.replica);
+    let sub = names.import_subscription(&spec.target_region);
+    let client = connect(admin).await?;
+    let row = client
+        .query_opt(
+            "SELECT s.subenabled, EXISTS (SELECT 1 FROM pg_stat_subscription w WHERE w.subid = s.oid AND w.pid IS NOT NULL AND w.relid IS NULL),
+                    coalesce((SELECT apply_error_count + sync_error_count FROM pg_stat_subscription_stats t WHERE t.subid = s.oid), 0)
+             FROM pg_subscription s WHERE s.subname = $1",
+            &[&sub],
+        )
+        .await
+        .map_err(SqlError::query("reading subscription status"))?;
+    let Some(row) = row else {
+        let action = Some("apply the import".to_owned());
+        return Ok(ImportStatus {
+            subscription: sub,
+            health: ImportHealth::Missing,
+            error_count: 0,
+            lag_bytes: None,
+            slot_wal_status: None,
+            action,
+        });
+    };
+    let (enabled, running, error_count): (bool, bool, i64) = (row.get(0), row.get(1), row.get(2));
+    let (mut lag_bytes, mut slot_wal_status) = (None, None);
+    if let Ok(remote) = connect(&spec.source).await
+        && let Ok(Some(r)) = remote
+            .query_opt(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint, wal_status FROM pg_replication_slots WHERE slot_name = $1",
+                &[&sub],
+            )
+            .await
+    {
+        lag_bytes = r.get(0);
+        slot_wal_status = r.get(1);
+    }
+    let health = match (slot_wal_status.as_deref(), enabled, running) {
+        (Some("lost"), _, _) => ImportHealth::SlotLost,
+        (_, false, _) => ImportHealth::Disabled,
+        (_, true, false) => ImportHealth::WorkerDown,
+        (_, true, true) => ImportHealth::Streaming,
+    };
+    let action = match health {
+        ImportHealth::SlotLost => {
+            Some("re-sync: tear the import down and apply it again (rows since the loss are missing)".into())
+        }
+        ImportHealth::Disabled => {
+            Some("inspect the server log for the apply error, then ALTER SUBSCRIPTION ... ENABLE".into())
+        }
+        _ => None,
+    };
+    Ok(ImportStatus { subscription: sub, health, error_count, lag_bytes, slot_wal_status, action })
+}

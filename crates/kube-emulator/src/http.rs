@@ -24,6 +24,8 @@ pub struct AppState {
     pub inner: Mutex<Inner>,
     /// Fault switches.
     pub faults: Faults,
+    /// Watch streams currently open (tests wait on it instead of sleeping).
+    pub open_watches: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl AppState {

@@ -68,7 +68,11 @@ impl KubeEmulator {
         let listener =
             tokio::net::TcpListener::bind(("127.0.0.1", port)).await.context("binding the emulator's port")?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(AppState { inner: Mutex::new(api::Inner::new(config)), faults: Faults::default() });
+        let state = Arc::new(AppState {
+            inner: Mutex::new(api::Inner::new(config)),
+            faults: Faults::default(),
+            open_watches: Arc::default(),
+        });
         {
             // Namespaces every cluster has.
             let mut inner = state.lock();
@@ -123,6 +127,12 @@ impl KubeEmulator {
     /// Forget all watch history: any watch from a version before now gets 410 Gone.
     pub fn compact(&self) {
         self.state.lock().store.compact_all();
+    }
+
+    /// A gauge of the watch streams open right now: a test starts a watching client
+    /// and waits for the gauge to move instead of sleeping.
+    pub fn open_watches(&self) -> Arc<std::sync::atomic::AtomicUsize> {
+        Arc::clone(&self.state.open_watches)
     }
 
     /// The current global resourceVersion.

@@ -110,7 +110,11 @@ pub fn serve(state: &Arc<AppState>, rt: ResourceType, namespace: Option<String>,
 
     let drops = state.faults.watch_drops();
     let bookmarks = bookmarks.then_some(bookmark_every);
-    tokio::spawn(pump(Pump { tx, initial, live, seen: start_rv, bookmarks, bookmark, timeout, drops }, render));
+    let gauge = OpenWatch::new(&state.open_watches);
+    tokio::spawn(async move {
+        let _gauge = gauge;
+        pump(Pump { tx, initial, live, seen: start_rv, bookmarks, bookmark, timeout, drops }, render).await;
+    });
     let stream =
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx)) });
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from_stream(stream)).into_response()
@@ -176,6 +180,22 @@ async fn pump(p: Pump, render: impl Fn(&Change) -> Option<Bytes>) {
                 Err(RecvError::Closed) => return,
             },
         }
+    }
+}
+
+/// Counts an open watch stream for as long as it lives.
+struct OpenWatch(Arc<std::sync::atomic::AtomicUsize>);
+
+impl OpenWatch {
+    fn new(gauge: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        gauge.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(Arc::clone(gauge))
+    }
+}
+
+impl Drop for OpenWatch {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -30,6 +30,7 @@ mod cluster;
 mod error;
 mod process;
 mod server;
+mod util;
 
 pub use bin::{BINDIR_ENV, bindir};
 pub use cluster::Cluster;

@@ -6,8 +6,9 @@
 use std::time::{Duration, Instant};
 
 use regionstack_api::telemetry::TableExport;
-use regionstack_sql::telemetry::export::{ExportSpec, apply_export, drop_boundary, prune_export, teardown_export};
+use regionstack_sql::telemetry::export::{ExportSpec, apply_export, drop_boundary, teardown_export};
 use regionstack_sql::telemetry::import::{ImportHealth, ImportSpec, apply_import, import_status, teardown_import};
+use regionstack_sql::telemetry::prune::{PruneOutcome, prune_confirmed};
 use regionstack_sql::telemetry::{BOUNDARY_DB, IMPORT_SCHEMA, Names};
 use regionstack_sql::{ConnParams, Password, SslMode, connect};
 use testbed::PgServer;
@@ -110,6 +111,7 @@ async fn anonymized_export_end_to_end() {
         tables: vec![table()],
         login: LOGIN.into(),
         password: Password::new(LOGIN_PW),
+        handoff: regionstack_sql::telemetry::handoff::HandoffMode::Auto,
     };
     let first = apply_export(&admin(a, "postgres"), &spec).await.unwrap();
     assert!(first.len() >= 10, "{first:#?}");
@@ -196,7 +198,21 @@ async fn anonymized_export_end_to_end() {
     connect(&app).await.unwrap().batch_execute("SELECT count(*) FROM device_metrics").await.unwrap();
 
     // Pruning does not affect what was already delivered.
-    assert!(prune_export(&admin(a, "postgres"), &spec).await.unwrap() >= 2);
+    // Once the target has confirmed them (its slot confirms asynchronously: poll).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let outcome = prune_confirmed(&admin(a, "postgres"), &spec, &["eu-west-3".to_owned()]).await.unwrap();
+        match outcome {
+            PruneOutcome::Pruned { rows, .. } => {
+                assert!(rows >= 2, "pruned {rows} rows");
+                break;
+            }
+            PruneOutcome::Skipped { reason, .. } => {
+                assert!(std::time::Instant::now() < deadline, "never pruned: {reason}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
     insert_rows(a, "pruned");
     wait_for("rows after pruning", || count() == "4");
 

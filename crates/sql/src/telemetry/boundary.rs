@@ -4,7 +4,7 @@
 
 use tokio_postgres::Client;
 
-use super::transforms::{RenderedColumn, SourceColumn};
+use super::transforms::{KEY_VAR, RenderedColumn, SourceColumn};
 use super::{Exec, IMPORT_SCHEMA, Names, comment, exists};
 use crate::conn::{ConnParams, connect};
 use crate::error::SqlError;
@@ -112,12 +112,23 @@ fn column_defs(cols: impl Iterator<Item = (String, String)>) -> String {
 }
 
 /// The trigger function body (compared with `pg_proc.prosrc` to decide whether to
-/// replace it).
+/// replace it). When a column is hashed, the key is read once per row into a local
+/// variable through a plan PL/pgSQL caches per session; the function is SECURITY
+/// DEFINER so that only it, never a login, reads the key.
 pub fn function_body(plan: &StagePlan) -> String {
     let cols = plan.output.iter().map(|c| quote_ident(&c.name)).collect::<Vec<_>>().join(", ");
     let exprs = plan.output.iter().map(|c| c.expr.as_str()).collect::<Vec<_>>().join(", ");
+    let hashed = plan.output.iter().any(|c| c.expr.contains("regionstack.hmac("));
+    let (declare, read_key) = if hashed {
+        (
+            format!("\nDECLARE\n  {KEY_VAR} bytea;"),
+            format!("\n  SELECT k.key INTO STRICT {KEY_VAR} FROM regionstack.hmac_key k WHERE k.id = 1;"),
+        )
+    } else {
+        (String::new(), String::new())
+    };
     format!(
-        "\nBEGIN\n  INSERT INTO {}.{} ({cols}) VALUES ({exprs});\n  RETURN NULL;\nEND\n",
+        "{declare}\nBEGIN{read_key}\n  INSERT INTO {}.{} ({cols}) VALUES ({exprs});\n  RETURN NULL;\nEND\n",
         quote_ident(IMPORT_SCHEMA),
         quote_ident(&plan.export_table)
     )
@@ -135,7 +146,7 @@ async fn marked(c: &Client, regclass: &str, mark: &str) -> Result<Option<bool>, 
 }
 
 /// Columns of an existing table, as `(name, format_type)`.
-async fn table_shape(c: &Client, schema: &str, table: &str) -> Result<Vec<(String, String)>, SqlError> {
+pub(crate) async fn table_shape(c: &Client, schema: &str, table: &str) -> Result<Vec<(String, String)>, SqlError> {
     let rows = c
         .query(
             "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
@@ -148,8 +159,43 @@ async fn table_shape(c: &Client, schema: &str, table: &str) -> Result<Vec<(Strin
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
+/// `ALTER TABLE` statements reshaping `table` from `have` to `want` (columns compared
+/// by name, order ignored): `(adds and retypes, drops)`. A retyped column is emptied
+/// (`USING NULL`, never fails): staging tables are always empty, and the export rows
+/// already in the table are in WAL. Drops only when `drop_extra`.
+fn reshape(
+    table: &str,
+    have: &[(String, String)],
+    want: &[(String, String)],
+    drop_extra: bool,
+) -> (Vec<String>, Vec<String>) {
+    let mut first = Vec::new();
+    for (n, t) in want {
+        match have.iter().find(|(h, _)| h == n) {
+            None => first.push(format!("ALTER TABLE {table} ADD COLUMN {} {t}", quote_ident(n))),
+            Some((_, ht)) if ht != t => {
+                first.push(format!("ALTER TABLE {table} ALTER COLUMN {q} TYPE {t} USING NULL", q = quote_ident(n)));
+            }
+            Some(_) => {}
+        }
+    }
+    let drops = if drop_extra {
+        have.iter()
+            .filter(|(h, _)| !want.iter().any(|(n, _)| n == h))
+            .map(|(h, _)| format!("ALTER TABLE {table} DROP COLUMN {}", quote_ident(h)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    (first, drops)
+}
+
 /// Staging table, export table, trigger function and `ENABLE ALWAYS` trigger of one
-/// exported table, in the boundary database.
+/// exported table, in the boundary database. When the plan changed (spec change,
+/// source column added to the rules, removed or retyped), the tables are reshaped in
+/// place: the staging table first gains or retypes columns (it never loses one: an
+/// older hop-1 column list may still deliver it), then, in one transaction, the export
+/// table is reshaped and the trigger function replaced.
 pub(crate) async fn ensure_stage(ex: &mut Exec<'_>, names: &Names, plan: &StagePlan) -> Result<(), SqlError> {
     let c = ex.client;
     let mark = names.mark();
@@ -162,7 +208,26 @@ pub(crate) async fn ensure_stage(ex: &mut Exec<'_>, names: &Names, plan: &StageP
         let sql = format!("CREATE SCHEMA {s}; {}", comment("SCHEMA", &s, super::MARK));
         ex.run(&format!("create staging schema {}", plan.schema), &sql).await?;
     }
+    let stage_cols = plan.needed.iter().map(|c| (c.name.clone(), c.type_sql.clone())).collect::<Vec<_>>();
+    let stage_exists = match marked(c, &stage, &mark).await? {
+        None => false,
+        Some(false) => {
+            return Err(SqlError::Invalid(format!(
+                "{stage} exists in {} and was not created for this replica (another replica exports it?)",
+                super::BOUNDARY_DB
+            )));
+        }
+        Some(true) => {
+            let (alter, _) = reshape(&stage, &table_shape(c, &plan.schema, &plan.table).await?, &stage_cols, false);
+            if !alter.is_empty() {
+                let what = format!("reshape staging table {}.{}", plan.schema, plan.table);
+                ex.run(&what, &alter.join("; ")).await?;
+            }
+            true
+        }
+    };
     let export_cols = plan.output.iter().map(|c| (c.name.clone(), c.type_sql.clone())).collect::<Vec<_>>();
+    let (mut first, mut drops) = (Vec::new(), Vec::new());
     match marked(c, &export, &mark).await? {
         None => {
             let sql = format!(
@@ -174,48 +239,38 @@ pub(crate) async fn ensure_stage(ex: &mut Exec<'_>, names: &Names, plan: &StageP
         }
         Some(false) => return Err(SqlError::Invalid(format!("{export} exists and was not created for this replica"))),
         Some(true) => {
-            if table_shape(c, IMPORT_SCHEMA, &plan.export_table).await? != export_cols {
-                return Err(SqlError::Invalid(format!(
-                    "the columns of export table {export} changed; tear the export down and apply it again"
-                )));
-            }
+            (first, drops) =
+                reshape(&export, &table_shape(c, IMPORT_SCHEMA, &plan.export_table).await?, &export_cols, true);
         }
     }
     let body = function_body(plan);
     let same = "SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                 WHERE n.nspname = 'regionstack' AND p.proname = $1 AND p.prosrc = $2";
     if !exists(c, "trigger function", same, &[&plan.function, &body]).await? {
-        let sql = format!(
-            "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql \
+        first.push(format!(
+            "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER \
              SET search_path = pg_catalog, pg_temp AS {}; REVOKE ALL ON FUNCTION {function}() FROM PUBLIC; {}",
             quote_literal(&body),
             comment("FUNCTION", &format!("{function}()"), &mark)
-        );
-        ex.run(&format!("create or replace trigger function {}", plan.function), &sql).await?;
+        ));
     }
-    let stage_cols = plan.needed.iter().map(|c| (c.name.clone(), c.type_sql.clone())).collect::<Vec<_>>();
-    match marked(c, &stage, &mark).await? {
-        None => {
-            let sql = format!(
-                "CREATE TABLE {stage} ({}); REVOKE ALL ON TABLE {stage} FROM PUBLIC; {}",
-                column_defs(stage_cols.into_iter()),
-                comment("TABLE", &stage, &mark)
-            );
-            ex.run(&format!("create staging table {}.{}", plan.schema, plan.table), &sql).await?;
-        }
-        Some(false) => {
-            return Err(SqlError::Invalid(format!(
-                "{stage} exists in {} and was not created for this replica (another replica exports it?)",
-                super::BOUNDARY_DB
-            )));
-        }
-        Some(true) => {
-            if table_shape(c, &plan.schema, &plan.table).await? != stage_cols {
-                return Err(SqlError::Invalid(format!(
-                    "the needed columns of {stage} changed; tear down and apply again"
-                )));
-            }
-        }
+    if !first.is_empty() || !drops.is_empty() {
+        first.append(&mut drops);
+        // One implicit transaction: the apply worker never sees a function that
+        // writes columns the export table does not have.
+        ex.run(
+            &format!("render export table {} and trigger function {}", plan.export_table, plan.function),
+            &first.join("; "),
+        )
+        .await?;
+    }
+    if !stage_exists {
+        let sql = format!(
+            "CREATE TABLE {stage} ({}); REVOKE ALL ON TABLE {stage} FROM PUBLIC; {}",
+            column_defs(stage_cols.into_iter()),
+            comment("TABLE", &stage, &mark)
+        );
+        ex.run(&format!("create staging table {}.{}", plan.schema, plan.table), &sql).await?;
     }
     let trig = "SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = 'regionstack_transform' AND tgenabled = 'A'";
     if !exists(c, "trigger", trig, &[&stage]).await? {

@@ -27,6 +27,8 @@ pub struct ExportSpec {
     pub login: String,
     /// Its password.
     pub password: Password,
+    /// Whether hop 1 goes through hand-off tables (`Auto`: for hypertables).
+    pub handoff: super::handoff::HandoffMode,
 }
 
 /// Resolve the spec's tables against the source catalog: every rule names an
@@ -44,9 +46,12 @@ pub async fn plan_tables(source: &Client, spec: &ExportSpec) -> Result<Vec<(Stag
         for rule in &t.columns {
             checked("column", &rule.name)?;
             let transform = rule.resolve().map_err(SqlError::Invalid)?;
-            let col = cols.iter().find(|c| c.name == rule.name).ok_or_else(|| {
-                SqlError::Invalid(format!("column {:?} is not a column of {}.{}", rule.name, t.schema, t.name))
-            })?;
+            // A declared column removed from the source is not exported (the export is
+            // re-rendered without it); `check_source_schema` reports it.
+            let Some(col) = cols.iter().find(|c| c.name == rule.name) else {
+                tracing::warn!(schema = %t.schema, table = %t.name, column = %rule.name, "declared column missing in the source");
+                continue;
+            };
             if let Some(r) = render(col, transform)? {
                 needed.push(col.clone());
                 output.push(r);
@@ -80,15 +85,7 @@ pub async fn plan_tables(source: &Client, spec: &ExportSpec) -> Result<Vec<(Stag
 /// The hop-1 publication: needed columns only, the row filter rendered from its
 /// parsed tree, inserts only.
 pub fn hop1_publication_sql(names: &Names, plans: &[(StagePlan, Option<RowFilter>)]) -> String {
-    let tables = plans
-        .iter()
-        .map(|(p, f)| {
-            let cols = p.needed.iter().map(|c| quote_ident(&c.name)).collect::<Vec<_>>().join(", ");
-            let filter = f.as_ref().map(|f| format!(" WHERE ({})", f.to_sql())).unwrap_or_default();
-            format!("TABLE {}.{} ({cols}){filter}", quote_ident(&p.schema), quote_ident(&p.table))
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let tables = super::hop1::table_list(plans);
     format!("CREATE PUBLICATION {} FOR {tables} WITH (publish = 'insert')", quote_ident(&names.hop1()))
 }
 
@@ -101,7 +98,9 @@ pub async fn apply_export(admin: &ConnParams, spec: &ExportSpec) -> Result<Vec<A
     checked("role", &spec.login)?;
     let src_params = admin.with_dbname(&spec.source_database);
     let source = connect(&src_params).await?;
-    let plans = plan_tables(&source, spec).await?;
+    // As hop 1 publishes them: hand-off tables in place of their source tables.
+    let (handoffs, plans) = super::handoff::hop1_plans(&source, spec).await?;
+    super::audit::refuse_unknown_columns(admin, &source, spec).await?;
     let mut actions = Vec::new();
     boundary::ensure_database(admin, BOUNDARY_DB, &mut actions).await?;
     let bparams = admin.with_dbname(BOUNDARY_DB);
@@ -118,9 +117,9 @@ pub async fn apply_export(admin: &ConnParams, spec: &ExportSpec) -> Result<Vec<A
     // Hop 1: publication and slot in the source database, then the subscription.
     let mut s = Exec { client: &source, database: spec.source_database.clone(), actions: &mut actions };
     let hop1 = names.hop1();
-    if !exists(&source, "publication", "SELECT 1 FROM pg_publication WHERE pubname = $1", &[&hop1]).await? {
-        s.run(&format!("create hop-1 publication {hop1}"), &hop1_publication_sql(&names, &plans)).await?;
-    }
+    // Created, or re-rendered in place (spec change, schema drift, outside alteration).
+    super::handoff::ensure_source(&mut s, &names, &handoffs).await?;
+    let refresh = super::hop1::ensure(&mut s, &names, &plans).await?;
     let slot_q = "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1";
     let sub_q = "SELECT 1 FROM pg_subscription WHERE subname = $1";
     let subscribed = exists(&bclient, "subscription", sub_q, &[&hop1]).await?;
@@ -145,6 +144,10 @@ pub async fn apply_export(admin: &ConnParams, spec: &ExportSpec) -> Result<Vec<A
         };
         let mut b = Exec { client: &bclient, database: BOUNDARY_DB.to_owned(), actions: &mut actions };
         b.run_redacted(&format!("create hop-1 subscription {hop1}"), &make(&conninfo), &make(&redacted)).await?;
+    } else if refresh {
+        let sql = format!("ALTER SUBSCRIPTION {} REFRESH PUBLICATION WITH (copy_data = false)", quote_ident(&hop1));
+        let mut b = Exec { client: &bclient, database: BOUNDARY_DB.to_owned(), actions: &mut actions };
+        b.run("refresh hop-1 subscription (published tables changed)", &sql).await?;
     }
     Ok(actions)
 }
@@ -157,7 +160,10 @@ async fn ensure_hop2(
 ) -> Result<(), SqlError> {
     let c = b.client;
     let login = quote_ident(&spec.login);
-    if !exists(c, "role", "SELECT 1 FROM pg_roles WHERE rolname = $1", &[&spec.login]).await? {
+    if exists(c, "role", "SELECT 1 FROM pg_roles WHERE rolname = $1", &[&spec.login]).await? {
+        // The Secret changed: rotate (idempotent, the password never in a statement).
+        super::login::ensure_password(b, &spec.login, &spec.password).await?;
+    } else {
         let make = |pw: &str| {
             format!(
                 "CREATE ROLE {login} LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOBYPASSRLS PASSWORD {}; {}",
@@ -167,7 +173,8 @@ async fn ensure_hop2(
         };
         b.run_redacted(
             &format!("create replication login {}", spec.login),
-            &make(spec.password.expose()),
+            // A SCRAM verifier, stored as is: the password never appears in a statement.
+            &make(&super::login::verifier(spec.password.expose())?),
             &make("****"),
         )
         .await?;
@@ -248,24 +255,6 @@ async fn lock_down_login(admin: &ConnParams, login: &str, actions: &mut Vec<Acti
     Ok(())
 }
 
-/// Delete export rows already written to WAL (every slot existing when they were
-/// inserted decodes them; deletes are not published). A target that subscribes
-/// later only receives rows inserted after its slot was created, plus the rows
-/// still present when it subscribes (initial copy). Returns rows deleted.
-pub async fn prune_export(admin: &ConnParams, spec: &ExportSpec) -> Result<u64, SqlError> {
-    let names = Names::new(&spec.replica);
-    let client = connect(&admin.with_dbname(BOUNDARY_DB)).await?;
-    let mut n = 0;
-    for t in &spec.tables {
-        let export = format!("{}.{}", quote_ident(IMPORT_SCHEMA), quote_ident(&names.export_table(&t.schema, &t.name)));
-        n += client
-            .execute(&format!("DELETE FROM {export}"), &[])
-            .await
-            .map_err(SqlError::query("pruning export rows"))?;
-    }
-    Ok(n)
-}
-
 /// Remove everything `apply_export` built for this replica: the hop-1 subscription
 /// (which drops its slot), publication and slot, the hop-2 publication, staging and
 /// export tables, trigger functions and the replication login. The boundary
@@ -289,6 +278,8 @@ pub async fn teardown_export(admin: &ConnParams, spec: &ExportSpec) -> Result<Ve
             b.run("drop hop-2 publication", &format!("DROP PUBLICATION {}", quote_ident(&hop2))).await?;
         }
         for t in &spec.tables {
+            // The hand-off staging table first: its trigger uses the stage function.
+            super::handoff::drop_boundary_stage(&mut b, &names, &t.schema, &t.name).await?;
             boundary::drop_stage(&mut b, &names, &t.schema, &t.name).await?;
         }
         let role = "SELECT 1 FROM pg_roles r WHERE rolname = $1 AND shobj_description(r.oid, 'pg_authid') = $2";
@@ -307,6 +298,9 @@ pub async fn teardown_export(admin: &ConnParams, spec: &ExportSpec) -> Result<Ve
         .await?
     {
         s.run("drop hop-1 slot", &format!("SELECT pg_drop_replication_slot({})", quote_literal(&hop1))).await?;
+    }
+    for t in &spec.tables {
+        super::handoff::drop_source(&mut s, &names, &t.schema, &t.name).await?;
     }
     Ok(actions)
 }

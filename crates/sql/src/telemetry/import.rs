@@ -48,6 +48,14 @@ fn split_destination(d: &str) -> Result<(String, String), SqlError> {
 /// Make the import conform in the database `admin` names (a superuser there). The
 /// export tables' shapes are read from the source boundary database over the
 /// replication login. Returns the statements executed.
+///
+/// When the source re-renders an export (spec change, schema drift), the export
+/// table gains, loses or retypes columns and hop 2 carries the new shape at once.
+/// Until this function runs again, the target's apply worker fails on a new column
+/// ("missing replicated column") and retries; nothing is lost, rows wait in the slot.
+/// Run it again promptly (the operator does on every spec change): it adds and
+/// retypes import columns in place, keeps columns the export dropped, and re-renders
+/// the routing function, whose destination table must have any new column.
 pub async fn apply_import(admin: &ConnParams, spec: &ImportSpec) -> Result<Vec<Action>, SqlError> {
     let names = Names::new(&spec.replica);
     let mark = names.mark();
@@ -76,11 +84,28 @@ pub async fn apply_import(admin: &ConnParams, spec: &ImportSpec) -> Result<Vec<A
             let cols = want.iter().map(|(n, t)| format!("{} {t}", quote_ident(n))).collect::<Vec<_>>().join(", ");
             let sql = format!("CREATE TABLE {local} ({cols}); {}", comment("TABLE", &local, &mark));
             ex.run(&format!("create import table {name}"), &sql).await?;
-        } else if have != want {
-            return Err(SqlError::Invalid(format!(
-                "import table {name} differs from the export; tear down and apply again"
-            )));
+        } else {
+            // The export changed shape (spec change or source schema drift). Add the
+            // new columns and retype changed ones (CAST: imported rows are data; a
+            // failing cast is reported, nothing is lost). Columns the export no longer
+            // has stay (NULL in new rows): the subscription ignores them.
+            let mut alter = Vec::new();
+            for (n, t) in &want {
+                let q = quote_ident(n);
+                match have.iter().find(|(h, _)| h == n) {
+                    None => alter.push(format!("ALTER TABLE {local} ADD COLUMN {q} {t}")),
+                    Some((_, ht)) if ht != t => {
+                        alter.push(format!("ALTER TABLE {local} ALTER COLUMN {q} TYPE {t} USING CAST({q} AS {t})"));
+                    }
+                    Some(_) => {}
+                }
+            }
+            if !alter.is_empty() {
+                ex.run(&format!("reshape import table {name} like the export"), &alter.join("; ")).await?;
+            }
         }
+        // Never subscribe into a hypertable; a hypertable destination is reached by routing.
+        super::handoff::check_import_target(&client, &name, spec.destination.as_deref()).await?;
         if let Some(dest) = &spec.destination {
             ensure_route(&mut ex, &names, &local, &name, &want, dest).await?;
         }

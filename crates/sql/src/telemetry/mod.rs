@@ -22,9 +22,14 @@
 //! (none when nothing was missing); every `teardown` drops only what regionstack
 //! created, never an application table or row.
 
+pub mod audit;
 pub mod boundary;
 pub mod export;
+pub mod handoff;
+pub mod hop1;
 pub mod import;
+pub mod login;
+pub mod prune;
 pub mod transforms;
 
 use tokio_postgres::Client;

@@ -14,6 +14,9 @@ use crate::ident::quote_ident;
 /// The pseudonymization function installed in the boundary database.
 pub const PSEUDONYMIZE_FN: &str = "regionstack.pseudonymize";
 
+/// The trigger-function variable holding the HMAC key while a row is transformed.
+pub const KEY_VAR: &str = "hmac_key";
+
 /// A source column as the catalog describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceColumn {
@@ -56,7 +59,15 @@ pub fn render(column: &SourceColumn, transform: Transform) -> Result<Option<Rend
     let (type_sql, expr) = match transform {
         Transform::Drop => return Ok(None),
         Transform::Keep => (column.type_sql.clone(), value),
-        Transform::Hash => ("text".to_owned(), format!("{PSEUDONYMIZE_FN}(CAST({value} AS text))")),
+        // Inline HMAC over the key the trigger function read once (see
+        // `boundary::function_body`): calling `pseudonymize()` per row re-plans its SQL
+        // body on every call, which made hop 1 several times slower.
+        Transform::Hash => (
+            "text".to_owned(),
+            format!(
+                "pg_catalog.encode(regionstack.hmac(pg_catalog.convert_to(CAST({value} AS text), 'UTF8'), {KEY_VAR}, 'sha256'), 'hex')"
+            ),
+        ),
         Transform::TruncateTime(unit) => {
             let unit = unit.as_str();
             match column.type_name.as_str() {
@@ -112,7 +123,10 @@ mod tests {
     fn renders_quoted_and_typed() {
         let c = col("we\"ird", "text", "text", 'S');
         let r = render(&c, Transform::Hash).unwrap().unwrap();
-        assert_eq!(r.expr, "regionstack.pseudonymize(CAST(NEW.\"we\"\"ird\" AS text))");
+        assert_eq!(
+            r.expr,
+            "pg_catalog.encode(regionstack.hmac(pg_catalog.convert_to(CAST(NEW.\"we\"\"ird\" AS text), 'UTF8'), hmac_key, 'sha256'), 'hex')"
+        );
         assert!(render(&c, Transform::Drop).unwrap().is_none());
         assert!(render(&c, Transform::Round(1)).is_err());
         assert!(render(&c, Transform::TruncateTime(TimeUnit::Day)).is_err());

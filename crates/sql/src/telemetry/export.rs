@@ -136,7 +136,7 @@ pub async fn apply_export(admin: &ConnParams, spec: &ExportSpec) -> Result<Vec<A
         // table's history; a re-created export never duplicates rows).
         let make = |info: &str| {
             format!(
-                "CREATE SUBSCRIPTION {h} CONNECTION {} PUBLICATION {h} WITH (create_slot = false, slot_name = {}, copy_data = false)",
+                "CREATE SUBSCRIPTION {h} CONNECTION {} PUBLICATION {h} WITH (create_slot = false, slot_name = {}, copy_data = false, binary = true)",
                 quote_literal(info),
                 quote_literal(&hop1),
                 h = quote_ident(&hop1)

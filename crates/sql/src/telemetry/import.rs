@@ -116,7 +116,7 @@ pub async fn apply_import(admin: &ConnParams, spec: &ImportSpec) -> Result<Vec<A
             // copy_data = true: export rows not yet pruned when the target subscribes
             // are copied once, consistently with the new slot (no duplicates).
             format!(
-                "CREATE SUBSCRIPTION {s} CONNECTION {} PUBLICATION {} WITH (slot_name = {}, copy_data = true)",
+                "CREATE SUBSCRIPTION {s} CONNECTION {} PUBLICATION {} WITH (slot_name = {}, copy_data = true, binary = true)",
                 quote_literal(info),
                 quote_ident(&names.hop2()),
                 quote_literal(&sub),

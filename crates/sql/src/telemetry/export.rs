@@ -93,6 +93,12 @@ pub fn hop1_publication_sql(names: &Names, plans: &[(StagePlan, Option<RowFilter
 /// (any database); hop 1 connects with the same login to the source database over
 /// `admin.host`/`admin.port`, as seen from the server itself. Returns the statements
 /// executed: none when everything was already in place.
+///
+/// A changed table set converges: both publications are set to the current tables
+/// (the hop-1 subscription is refreshed), and a table no longer in the spec loses its
+/// staging table, export table, trigger function and hand-off objects (only those
+/// marked as this replica's), once hop 1 has delivered its last rows (deferred to the
+/// next apply when it has not within 30 s).
 pub async fn apply_export(admin: &ConnParams, spec: &ExportSpec) -> Result<Vec<Action>, SqlError> {
     let names = Names::new(&spec.replica);
     checked("role", &spec.login)?;
@@ -107,6 +113,8 @@ pub async fn apply_export(admin: &ConnParams, spec: &ExportSpec) -> Result<Vec<A
     let bclient = connect(&bparams).await?;
     let mut b = Exec { client: &bclient, database: BOUNDARY_DB.to_owned(), actions: &mut actions };
     boundary::ensure_shared(&mut b).await?;
+    // Tables removed from the spec: dropped once hop 1 no longer publishes them.
+    let removed = removed_tables(&bclient, &names, spec).await?;
     for (plan, _) in &plans {
         boundary::ensure_stage(&mut b, &names, plan).await?;
     }
@@ -148,6 +156,19 @@ pub async fn apply_export(admin: &ConnParams, spec: &ExportSpec) -> Result<Vec<A
         let sql = format!("ALTER SUBSCRIPTION {} REFRESH PUBLICATION WITH (copy_data = false)", quote_ident(&hop1));
         let mut b = Exec { client: &bclient, database: BOUNDARY_DB.to_owned(), actions: &mut actions };
         b.run("refresh hop-1 subscription (published tables changed)", &sql).await?;
+    }
+    // Rows of a removed table decoded before hop 1 stopped publishing it still reach
+    // its staging table: drop it only once the hop-1 subscription has caught up.
+    if !removed.is_empty() && super::wait_caught_up(&source, &hop1, 30).await? {
+        let mut b = Exec { client: &bclient, database: BOUNDARY_DB.to_owned(), actions: &mut actions };
+        for (schema, table) in &removed {
+            super::handoff::drop_boundary_stage(&mut b, &names, schema, table).await?;
+            boundary::drop_stage(&mut b, &names, schema, table).await?;
+        }
+        let mut s = Exec { client: &source, database: spec.source_database.clone(), actions: &mut actions };
+        for (schema, table) in &removed {
+            super::handoff::drop_source(&mut s, &names, schema, table).await?;
+        }
     }
     Ok(actions)
 }
@@ -200,16 +221,52 @@ async fn ensure_hop2(
         }
     }
     let hop2 = names.hop2();
-    if !exists(c, "publication", "SELECT 1 FROM pg_publication WHERE pubname = $1", &[&hop2]).await? {
-        let tables = plans
-            .iter()
-            .map(|(p, _)| format!("{}.{}", quote_ident(IMPORT_SCHEMA), quote_ident(&p.export_table)))
-            .collect::<Vec<_>>()
-            .join(", ");
+    let tables = plans
+        .iter()
+        .map(|(p, _)| format!("{}.{}", quote_ident(IMPORT_SCHEMA), quote_ident(&p.export_table)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if exists(c, "publication", "SELECT 1 FROM pg_publication WHERE pubname = $1", &[&hop2]).await? {
+        // The spec's table set changed: publish exactly the current export tables.
+        let want: BTreeSet<(String, String)> =
+            plans.iter().map(|(p, _)| (IMPORT_SCHEMA.to_owned(), p.export_table.clone())).collect();
+        if published_tables(c, &hop2).await? != want {
+            let sql = format!("ALTER PUBLICATION {} SET TABLE {tables}", quote_ident(&hop2));
+            b.run(&format!("set the tables of hop-2 publication {hop2}"), &sql).await?;
+        }
+    } else {
         let sql = format!("CREATE PUBLICATION {} FOR TABLE {tables} WITH (publish = 'insert')", quote_ident(&hop2));
         b.run(&format!("create hop-2 publication {hop2}"), &sql).await?;
     }
     Ok(())
+}
+
+/// `(schema, table)` of every table a publication publishes (`pg_publication_tables`).
+pub(crate) async fn published_tables(c: &Client, pubname: &str) -> Result<BTreeSet<(String, String)>, SqlError> {
+    let rows = c
+        .query("SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1", &[&pubname])
+        .await
+        .map_err(SqlError::query("reading published tables"))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Source tables `(schema, table)` this replica still has a staging table for in the
+/// boundary database (marked as its own) but the spec no longer lists.
+async fn removed_tables(b: &Client, names: &Names, spec: &ExportSpec) -> Result<Vec<(String, String)>, SqlError> {
+    let rows = b
+        .query(
+            "SELECT n.nspname::text, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'p') AND obj_description(c.oid, 'pg_class') = $1
+               AND n.nspname NOT IN ('regionstack', $2, $3) ORDER BY 1, 2",
+            &[&names.mark(), &IMPORT_SCHEMA, &super::handoff::HANDOFF_SCHEMA],
+        )
+        .await
+        .map_err(SqlError::query("listing staging tables"))?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+        .filter(|(s, t)| !spec.tables.iter().any(|x| &x.schema == s && &x.name == t))
+        .collect())
 }
 
 /// Confine the replication login to the boundary database. PostgreSQL has no

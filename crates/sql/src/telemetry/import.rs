@@ -2,6 +2,8 @@
 //! subscription to the source boundary database, optional routing into a
 //! destination table, and status (lag, health).
 
+use std::collections::BTreeSet;
+
 use tokio_postgres::Client;
 
 use super::{Action, Exec, IMPORT_SCHEMA, Names, comment, exists};
@@ -111,7 +113,18 @@ pub async fn apply_import(admin: &ConnParams, spec: &ImportSpec) -> Result<Vec<A
         }
     }
     let sub = names.import_subscription(&spec.target_region);
-    if !exists(&client, "subscription", "SELECT 1 FROM pg_subscription WHERE subname = $1", &[&sub]).await? {
+    let subscribed =
+        exists(&client, "subscription", "SELECT 1 FROM pg_subscription WHERE subname = $1", &[&sub]).await?;
+    if subscribed {
+        // The publication's table set changed (a table added to or removed from the
+        // replica): refresh; new tables are copied (rows not yet pruned at the source).
+        let published = super::export::published_tables(&remote, &names.hop2()).await?;
+        if published != subscribed_tables(&client, &sub).await? {
+            // Not in a transaction block: one statement alone.
+            let sql = format!("ALTER SUBSCRIPTION {} REFRESH PUBLICATION WITH (copy_data = true)", quote_ident(&sub));
+            ex.run(&format!("refresh subscription {sub} (published tables changed)"), &sql).await?;
+        }
+    } else {
         let make = |info: &str| {
             // copy_data = true: export rows not yet pruned when the target subscribes
             // are copied once, consistently with the new slot (no duplicates).
@@ -127,7 +140,60 @@ pub async fn apply_import(admin: &ConnParams, spec: &ImportSpec) -> Result<Vec<A
         ex.run_redacted(&format!("create subscription {sub}"), &make(&spec.source.libpq_conninfo()), &make(&shown))
             .await?;
     }
+    drop_removed(&mut ex, &remote, &names, spec, &sub).await?;
     Ok(actions)
+}
+
+/// `(schema, table)` of the tables a subscription replicates into (`pg_subscription_rel`).
+async fn subscribed_tables(c: &Client, sub: &str) -> Result<BTreeSet<(String, String)>, SqlError> {
+    let rows = c
+        .query(
+            "SELECT n.nspname::text, c.relname::text FROM pg_subscription_rel r JOIN pg_class c ON c.oid = r.srrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE r.srsubid = (SELECT oid FROM pg_subscription WHERE subname = $1)",
+            &[&sub],
+        )
+        .await
+        .map_err(SqlError::query("reading subscribed tables"))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Drop the import tables (and routing functions) of tables removed from the
+/// replica: only tables marked as this replica's, and only once the subscription has
+/// applied everything the source sent before (rows of a removed table still in flight
+/// would otherwise stop the apply worker). Deferred to the next apply otherwise.
+async fn drop_removed(
+    ex: &mut Exec<'_>,
+    remote: &Client,
+    names: &Names,
+    spec: &ImportSpec,
+    sub: &str,
+) -> Result<(), SqlError> {
+    let keep: BTreeSet<String> = spec.tables.iter().map(|(s, t)| names.export_table(s, t)).collect();
+    let rows = ex
+        .client
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND obj_description(c.oid, 'pg_class') = $2 ORDER BY 1",
+            &[&IMPORT_SCHEMA, &names.mark()],
+        )
+        .await
+        .map_err(SqlError::query("listing import tables"))?;
+    let removed: Vec<String> = rows.iter().map(|r| r.get::<_, String>(0)).filter(|n| !keep.contains(n)).collect();
+    if removed.is_empty() || !super::wait_caught_up(remote, sub, 30).await? {
+        return Ok(());
+    }
+    for name in removed {
+        let local = format!("{}.{}", quote_ident(IMPORT_SCHEMA), quote_ident(&name));
+        ex.run(&format!("drop import table {name} (removed from the replica)"), &format!("DROP TABLE {local}")).await?;
+        let fname = names.route_function(IMPORT_SCHEMA, &name);
+        let f = "SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = $2";
+        if exists(ex.client, "route function", f, &[IMPORT_SCHEMA, &fname]).await? {
+            let sql = format!("DROP FUNCTION {}.{}()", quote_ident(IMPORT_SCHEMA), quote_ident(&fname));
+            ex.run("drop routing function", &sql).await?;
+        }
+    }
+    Ok(())
 }
 
 async fn ensure_route(

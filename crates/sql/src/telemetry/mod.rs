@@ -145,3 +145,27 @@ pub(crate) async fn exists(client: &Client, what: &str, query: &str, params: &[&
 pub(crate) fn comment(kind: &str, name: &str, mark: &str) -> String {
     format!("COMMENT ON {kind} {name} IS {}", quote_literal(mark))
 }
+
+/// Wait (at most `seconds`) until the logical slot `slot` on the server `client`
+/// is connected to has confirmed everything written there so far: the subscriber
+/// has applied every change decoded before this call (e.g. rows of a table just
+/// removed from a publication). `false` when the deadline passed or no such slot.
+pub(crate) async fn wait_caught_up(client: &Client, slot: &str, seconds: u64) -> Result<bool, SqlError> {
+    let target: String = client
+        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .await
+        .map_err(SqlError::query("reading the current WAL position"))?
+        .get(0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    let q = "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND confirmed_flush_lsn >= $2::text::pg_lsn";
+    loop {
+        if exists(client, "slot position", q, &[slot, &target]).await? {
+            return Ok(true);
+        }
+        if std::time::Instant::now() >= deadline {
+            tracing::warn!(slot, "subscriber has not caught up; dropping removed tables deferred to the next apply");
+            return Ok(false);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

@@ -57,6 +57,7 @@ host    replication  all       127.0.0.1/32  scram-sha-256
 pub struct PgOptions {
     name: String,
     settings: Vec<(String, String)>,
+    data_files: Vec<(String, String)>,
     data_dir_parent: Option<PathBuf>,
 }
 
@@ -70,7 +71,7 @@ impl PgOptions {
     /// Options for a server called `name` (shown in its log lines, directory name
     /// and errors; e.g. the region it plays).
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), settings: Vec::new(), data_dir_parent: None }
+        Self { name: name.into(), settings: Vec::new(), data_files: Vec::new(), data_dir_parent: None }
     }
 
     /// An extra `postgresql.conf` setting, applied after (and winning over) the
@@ -78,6 +79,16 @@ impl PgOptions {
     #[must_use]
     pub fn setting(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.settings.push((key.into(), value.into()));
+        self
+    }
+
+    /// A file written into the data directory after `initdb` and before the server
+    /// starts, with mode 0600 and owned by the PostgreSQL user (e.g. `server.key` and
+    /// `server.crt` for `ssl_key_file` / `ssl_cert_file`, which PostgreSQL resolves
+    /// relative to the data directory). `name` is a plain file name, no path.
+    #[must_use]
+    pub fn data_file(mut self, name: impl Into<String>, content: impl Into<String>) -> Self {
+        self.data_files.push((name.into(), content.into()));
         self
     }
 
@@ -141,8 +152,11 @@ impl PgServer {
     /// `spawn_blocking`); takes about a second, mostly `initdb`.
     pub fn start_with(opts: PgOptions) -> Result<Self, TestbedError> {
         let started = Instant::now();
-        let PgOptions { name, settings, data_dir_parent } = opts;
+        let PgOptions { name, settings, data_files, data_dir_parent } = opts;
         validate_settings(&settings)?;
+        if let Some((bad, _)) = data_files.iter().find(|(file, _)| !is_plain_file_name(file)) {
+            return Err(TestbedError::InvalidOption(format!("data file name `{bad}` (a plain file name, no path)")));
+        }
         let bindir = bindir()?;
         let run_as = process::run_as()?;
         let parent = match data_dir_parent {
@@ -175,7 +189,7 @@ impl PgServer {
             dir: Some(dir),
             stopped: false,
         };
-        server.init(&settings)?;
+        server.init(&settings, &data_files)?;
         let initialised = started.elapsed();
         server.launch()?;
         tracing::info!(
@@ -190,8 +204,8 @@ impl PgServer {
         Ok(server)
     }
 
-    /// initdb, `pg_hba.conf`, `postgresql.conf`.
-    fn init(&self, settings: &[(String, String)]) -> Result<(), TestbedError> {
+    /// initdb, `pg_hba.conf`, `postgresql.conf`, [`PgOptions::data_file`]s.
+    fn init(&self, settings: &[(String, String)], data_files: &[(String, String)]) -> Result<(), TestbedError> {
         if let Some(run_as) = self.run_as {
             chown(&self.base, run_as)?;
         }
@@ -219,6 +233,9 @@ impl PgServer {
 
         // Both files exist and belong to the PostgreSQL user; rewriting them in
         // place keeps their owner.
+        for (file, content) in data_files {
+            write_private(&self.data_dir.join(file), content, self.run_as)?;
+        }
         let hba = self.data_dir.join("pg_hba.conf");
         fs::write(&hba, PG_HBA).map_err(|err| TestbedError::io(format!("writing {}", hba.display()), err))?;
 

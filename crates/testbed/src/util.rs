@@ -23,6 +23,11 @@ pub(crate) fn validate_settings(settings: &[(String, String)]) -> Result<(), Tes
     Ok(())
 }
 
+/// A file name without a directory part (for [`crate::PgOptions::data_file`]).
+pub(crate) fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
+}
+
 /// `key = 'value'` for postgresql.conf.
 pub(crate) fn conf_line(key: &str, value: &str) -> String {
     format!("{key} = '{}'\n", value.replace('\'', "''"))
@@ -143,6 +148,14 @@ mod tests {
     fn identifiers_are_quoted() {
         assert_eq!(quote_ident("app-db"), "\"app-db\"");
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn data_file_names_have_no_path() {
+        assert!(is_plain_file_name("server.key"));
+        for bad in ["", ".", "..", "../x", "a/b", "a\\b"] {
+            assert!(!is_plain_file_name(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -261,6 +261,23 @@ pub(crate) fn tls_config(params: &ConnParams) -> Result<rustls::ClientConfig, Sq
     }
 }
 
+/// An error with its chain of causes: tokio-postgres says "error performing TLS
+/// handshake" and keeps why (unknown issuer, wrong host name) in its source. Neither
+/// carries connection parameters, so no password can appear here.
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
 /// Run a connection's I/O in the background until its client is dropped.
 fn drive(conn: impl std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static) {
     tokio::spawn(async move {
@@ -274,12 +291,13 @@ fn drive(conn: impl std::future::Future<Output = Result<(), tokio_postgres::Erro
 pub async fn connect(params: &ConnParams) -> Result<tokio_postgres::Client, SqlError> {
     let config = params.pg_config();
     let client = if params.ssl_mode == SslMode::Disable {
-        let (client, conn) = config.connect(tokio_postgres::NoTls).await.map_err(|e| params.connect_error(e))?;
+        let (client, conn) =
+            config.connect(tokio_postgres::NoTls).await.map_err(|e| params.connect_error(with_causes(&e)))?;
         drive(conn);
         client
     } else {
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(params)?);
-        let (client, conn) = config.connect(tls).await.map_err(|e| params.connect_error(e))?;
+        let (client, conn) = config.connect(tls).await.map_err(|e| params.connect_error(with_causes(&e)))?;
         drive(conn);
         client
     };

@@ -154,6 +154,8 @@ async fn pump(p: Pump, render: impl Fn(&Change) -> Option<Bytes>) {
             // a dropped stream.
             biased;
             () = &mut deadline => return,
+            // The client went away: stop now (the open-watch gauge must not lag).
+            () = tx.closed() => return,
             _ = drops.changed() => return,
             _ = ticker.tick(), if bookmarks.is_some() => {
                 loop {

@@ -101,6 +101,7 @@ async fn wait_for_conditions_and_deletion() {
     // must decode them, so stderr stays clean).
     k.set_ready("eu-west-1", "False");
     let gauge = c.emulator.open_watches();
+    await_no_watches(&gauge);
     let patcher = {
         let k = k.clone();
         let gauge = gauge.clone();
@@ -123,6 +124,7 @@ async fn wait_for_conditions_and_deletion() {
     k.ok(&["wait", "--for=jsonpath={.spec.lifecycle}=Planned", "region/ap-south-1", "--timeout=20s"]);
 
     // Deletion while the wait watches.
+    await_no_watches(&gauge);
     let deleter = {
         let k = k.clone();
         let gauge = gauge.clone();
@@ -183,6 +185,7 @@ async fn delete_files_and_namespaces_cascade() {
     // Nothing new in a terminating namespace.
     k.fails(&["apply", "-f", &replicas]).stderr_has("because it is being terminated");
     let gauge = c.emulator.open_watches();
+    await_no_watches(&gauge);
     let remover = {
         let k = k.clone();
         std::thread::spawn(move || {

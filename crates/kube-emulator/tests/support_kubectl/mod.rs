@@ -240,6 +240,15 @@ pub async fn cluster() -> Cluster {
     Cluster { kubectl: Kubectl { bin, kubeconfig, cache_dir, scratch }, emulator, _dir: dir }
 }
 
+/// Block until no watch stream is open (the previous command's watch has closed).
+pub fn await_no_watches(gauge: &std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while gauge.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        assert!(Instant::now() < deadline, "a watch stayed open for 30 s");
+        std::thread::yield_now();
+    }
+}
+
 /// Block until at least `n` watch streams are open on the emulator (a `kubectl wait`
 /// started in another thread is watching), so the change it waits for comes after.
 pub fn await_watches(gauge: &std::sync::Arc<std::sync::atomic::AtomicUsize>, n: usize) {

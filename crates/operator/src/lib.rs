@@ -3,7 +3,11 @@
 //!
 //! - [`check`]: offline policy check of manifests (`regionstack check PATH...`).
 //! - [`cli`]: command-line definition and dispatch.
+//! - [`controller`]: the Region, PiiDatabase and TelemetryReplica controllers.
+//! - [`metrics`]: Prometheus metrics with bounded labels.
 
 pub mod check;
 pub mod cli;
+pub mod controller;
 pub mod manifests;
+pub mod metrics;

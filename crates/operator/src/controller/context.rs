@@ -1,0 +1,121 @@
+//! What every reconcile receives: the operator's identity (its region), the API
+//! client, the Region store, metrics, the event recorder and per-object backoff.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{ObjectRef, Store};
+use regionstack_api::{PiiDatabase, Region, TelemetryReplica};
+use regionstack_policy::Catalogue;
+use tokio::sync::mpsc;
+
+use super::CONTROLLER_NAME;
+use super::error::Backoff;
+use crate::metrics::Metrics;
+
+/// Settings of one operator process.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The region this operator serves (`--region`).
+    pub region: String,
+    /// How often a PII database is audited when no notification arrives.
+    pub audit_interval: Duration,
+    /// How often a healthy TelemetryReplica is revisited (lag, pruning, drift).
+    pub resync_interval: Duration,
+    /// Legal catalogue used by the residency policy (DPDP restricted list).
+    pub catalogue: Catalogue,
+    /// This process's identity: Lease holder and Events' `reportingInstance`.
+    pub instance: String,
+}
+
+impl Config {
+    /// Defaults for `region`: audit every 10 s, revisit replicas every 15 s.
+    pub fn new(region: &str) -> Self {
+        Self {
+            region: region.to_owned(),
+            audit_interval: Duration::from_secs(10),
+            resync_interval: Duration::from_secs(15),
+            catalogue: Catalogue::new(),
+            instance: format!("{CONTROLLER_NAME}-{region}"),
+        }
+    }
+}
+
+/// Requests for an immediate reconcile from outside the watches (for example a
+/// PII database's DDL notification). Controllers consume the receiving ends.
+#[derive(Clone, Debug)]
+pub struct Triggers {
+    /// Reconcile this PiiDatabase now.
+    pub pii: mpsc::UnboundedSender<ObjectRef<PiiDatabase>>,
+    /// Reconcile this TelemetryReplica now.
+    pub telemetry: mpsc::UnboundedSender<ObjectRef<TelemetryReplica>>,
+}
+
+/// The receiving ends of [`Triggers`].
+#[derive(Debug)]
+pub struct TriggerReceivers {
+    /// PiiDatabase reconcile requests.
+    pub pii: mpsc::UnboundedReceiver<ObjectRef<PiiDatabase>>,
+    /// TelemetryReplica reconcile requests.
+    pub telemetry: mpsc::UnboundedReceiver<ObjectRef<TelemetryReplica>>,
+}
+
+/// A connected pair of [`Triggers`] and their receivers.
+pub fn triggers() -> (Triggers, TriggerReceivers) {
+    let (pii_tx, pii_rx) = mpsc::unbounded_channel();
+    let (tel_tx, tel_rx) = mpsc::unbounded_channel();
+    (Triggers { pii: pii_tx, telemetry: tel_tx }, TriggerReceivers { pii: pii_rx, telemetry: tel_rx })
+}
+
+/// Shared by every reconcile of every controller in one operator process.
+pub struct Context {
+    /// The API client (the regional cluster).
+    pub client: Client,
+    /// Process settings.
+    pub config: Config,
+    /// All Regions, kept by a reflector (the topology is small and read on every
+    /// reconcile).
+    pub regions: Store<Region>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Event recorder (events.k8s.io/v1).
+    pub recorder: Recorder,
+    /// Failure counts per object for exponential backoff.
+    pub backoff: Backoff,
+    /// Out-of-band reconcile requests.
+    pub triggers: Triggers,
+}
+
+impl Context {
+    /// A context for `config` on `client`.
+    pub fn new(
+        client: Client,
+        config: Config,
+        regions: Store<Region>,
+        metrics: Arc<Metrics>,
+        triggers: Triggers,
+    ) -> Self {
+        let reporter = Reporter { controller: CONTROLLER_NAME.to_owned(), instance: Some(config.instance.clone()) };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            config,
+            regions,
+            metrics,
+            backoff: Backoff::default(),
+            triggers,
+        }
+    }
+
+    /// All Regions known to the store, as owned values.
+    pub fn region_list(&self) -> Vec<Region> {
+        self.regions.state().iter().map(|r| (**r).clone()).collect()
+    }
+
+    /// The Region called `name`, if the store has it.
+    pub fn region(&self, name: &str) -> Option<Arc<Region>> {
+        self.regions.get(&ObjectRef::new(name))
+    }
+}

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::check;
+use crate::run::RunArgs;
 
 /// regionstack keeps a multi-region deployment's databases in line with data-residency
 /// rules.
@@ -27,6 +28,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the CustomResourceDefinitions as YAML.
     Crd,
+    /// Run the operator for one region (SIGINT/SIGTERM: graceful shutdown, exit 0).
+    Run(RunArgs),
 }
 
 /// Arguments of `regionstack check`.
@@ -65,6 +68,25 @@ pub fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             ExitCode::SUCCESS
+        }
+        Command::Run(args) => run_operator(args),
+    }
+}
+
+fn run_operator(args: RunArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("regionstack run: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(crate::run::run(args, crate::run::shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Logging is initialized by then; the error goes where the logs go.
+            tracing::error!(error = format!("{e:#}"), "the operator stopped on an error");
+            ExitCode::FAILURE
         }
     }
 }

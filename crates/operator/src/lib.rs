@@ -5,9 +5,12 @@
 //! - [`cli`]: command-line definition and dispatch.
 //! - [`controller`]: the Region, PiiDatabase and TelemetryReplica controllers.
 //! - [`metrics`]: Prometheus metrics with bounded labels.
+//! - [`run`]: the operator process (`regionstack run`): watches, leader election,
+//!   health server and the controllers.
 
 pub mod check;
 pub mod cli;
 pub mod controller;
 pub mod manifests;
 pub mod metrics;
+pub mod run;

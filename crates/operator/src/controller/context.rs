@@ -1,12 +1,12 @@
 //! What every reconcile receives: the operator's identity (its region), the API
-//! client, the Region store, metrics, the event recorder and per-object backoff.
+//! client, the reflector stores, metrics, the event recorder and per-object backoff.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use regionstack_api::{PiiDatabase, Region, TelemetryReplica};
 use regionstack_policy::Catalogue;
 use tokio::sync::mpsc;
@@ -78,6 +78,12 @@ pub struct Context {
     /// All Regions, kept by a reflector (the topology is small and read on every
     /// reconcile).
     pub regions: Store<Region>,
+    /// All PiiDatabases (the Region controller counts them). Empty unless set with
+    /// [`Context::with_stores`].
+    pub pii_databases: Store<PiiDatabase>,
+    /// All TelemetryReplicas (the Region controller counts them). Empty unless set
+    /// with [`Context::with_stores`].
+    pub telemetry_replicas: Store<TelemetryReplica>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
     /// Event recorder (events.k8s.io/v1).
@@ -103,10 +109,25 @@ impl Context {
             client,
             config,
             regions,
+            pii_databases: reflector::store().0,
+            telemetry_replicas: reflector::store().0,
             metrics,
             backoff: Backoff::default(),
             triggers,
         }
+    }
+
+    /// The same context reading PiiDatabases and TelemetryReplicas from these stores
+    /// (the runtime passes its reflectors' readers).
+    #[must_use]
+    pub fn with_stores(
+        mut self,
+        pii_databases: Store<PiiDatabase>,
+        telemetry_replicas: Store<TelemetryReplica>,
+    ) -> Self {
+        self.pii_databases = pii_databases;
+        self.telemetry_replicas = telemetry_replicas;
+        self
     }
 
     /// All Regions known to the store, as owned values.

@@ -351,3 +351,48 @@ async fn physical_slots_are_rogue_unless_declared_in_region_standbys() {
     assert!(db.audit().await.is_empty());
     assert_eq!(db.psql("SELECT string_agg(slot_name, ',') FROM pg_replication_slots"), "_cnpg_pii_2");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_guardrails_drops_only_what_install_created() {
+    let db = Pii::installed().await;
+    db.psql(
+        "CREATE TABLE customers (id int PRIMARY KEY, email text); INSERT INTO customers VALUES (1, 'a@example.com')",
+    );
+    let actions = pii::remove_guardrails(&db.client, &db.ctx).await.unwrap();
+    let kinds: Vec<(ActionKind, Outcome)> = actions.iter().map(|a| (a.kind, a.outcome)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (ActionKind::DropEventTrigger, Outcome::Done),
+            (ActionKind::DropEventTrigger, Outcome::Done),
+            (ActionKind::DropEventTrigger, Outcome::Done),
+            (ActionKind::DropFunction, Outcome::Done),
+            (ActionKind::DropFunction, Outcome::Done),
+            (ActionKind::DropSchema, Outcome::Done),
+        ],
+        "{actions:#?}"
+    );
+    assert_eq!(
+        db.psql(
+            "SELECT (SELECT count(*) FROM pg_event_trigger) || ',' || \
+                    (SELECT count(*) FROM pg_namespace WHERE nspname = 'regionstack')"
+        ),
+        "0,0"
+    );
+    // The application's data is untouched, and replication DDL is no longer refused.
+    assert_eq!(db.psql("SELECT email FROM customers"), "a@example.com");
+    db.client.batch_execute("CREATE PUBLICATION p FOR ALL TABLES; DROP PUBLICATION p").await.unwrap();
+    assert!(pii::remove_guardrails(&db.client, &db.ctx).await.unwrap().is_empty(), "second call does nothing");
+
+    // Something else living in schema regionstack keeps the schema (no CASCADE).
+    pii::install_guardrails(&db.client, &db.ctx).await.unwrap();
+    db.psql("CREATE TABLE regionstack.notes (id int)");
+    let actions = pii::remove_guardrails(&db.client, &db.ctx).await.unwrap();
+    let last = actions.last().unwrap();
+    assert_eq!((last.kind, last.outcome), (ActionKind::DropSchema, Outcome::Skipped), "{actions:#?}");
+    assert_eq!(db.psql("SELECT count(*) FROM regionstack.notes"), "0");
+    assert_eq!(db.psql("SELECT count(*) FROM pg_event_trigger"), "0");
+    // A wrong database is refused before any DDL.
+    let wrong = PiiContext::new("other", REGION);
+    assert!(matches!(pii::remove_guardrails(&db.client, &wrong).await, Err(SqlError::Invalid(_))));
+}

@@ -92,6 +92,8 @@ pub struct Context {
     pub backoff: Backoff,
     /// Out-of-band reconcile requests.
     pub triggers: Triggers,
+    /// PiiDatabase notification listeners and finding counts.
+    pub pii: super::pii::Registry,
 }
 
 impl Context {
@@ -114,6 +116,7 @@ impl Context {
             metrics,
             backoff: Backoff::default(),
             triggers,
+            pii: super::pii::Registry::default(),
         }
     }
 

@@ -18,8 +18,8 @@ pub const NOTIFY_TRIGGER: &str = "regionstack_notify";
 /// The event trigger that notifies on dropped replication objects (`sql_drop`).
 pub const NOTIFY_DROP_TRIGGER: &str = "regionstack_notify_drop";
 
-const GUARD_FUNCTION: &str = "guard_replication";
-const NOTIFY_FUNCTION: &str = "notify_ddl";
+pub(super) const GUARD_FUNCTION: &str = "guard_replication";
+pub(super) const NOTIFY_FUNCTION: &str = "notify_ddl";
 /// `proconfig` as PostgreSQL stores `SET search_path = pg_catalog, pg_temp`.
 const SEARCH_PATH_CONFIG: &str = "search_path=pg_catalog, pg_temp";
 /// The command tags the guard refuses.
@@ -115,7 +115,7 @@ const TRIGGERS: [TriggerSpec; 3] = [
     TriggerSpec { name: NOTIFY_DROP_TRIGGER, event: "sql_drop", function: NOTIFY_FUNCTION, tags: &[] },
 ];
 
-fn qualified_function(name: &str) -> String {
+pub(super) fn qualified_function(name: &str) -> String {
     format!("{}.{}()", quote_ident(SCHEMA), quote_ident(name))
 }
 

@@ -32,6 +32,9 @@
 //!   findings are reported only. In [`Mode::Audit`] nothing is executed; each finding
 //!   yields an [`Action`] with [`Outcome::Skipped`].
 //! - [`listen()`]: `LISTEN regionstack_pii` on a dedicated connection.
+//! - [`remove_guardrails`]: the teardown (a PiiDatabase deleted, or switched to
+//!   `Audit`): drops the three event triggers, the two functions and then the schema
+//!   `regionstack` only if nothing else lives in it. Nothing else is touched.
 //!
 //! PostgreSQL 15 limits: event triggers do not fire for DDL on event triggers
 //! themselves (`ALTER/DROP EVENT TRIGGER`), nor for shared objects. A disabled or
@@ -44,6 +47,7 @@ mod audit;
 mod guardrail;
 mod listen;
 mod repair;
+mod teardown;
 
 use regionstack_api::reason::ReasonCode;
 use serde::{Deserialize, Serialize};
@@ -54,6 +58,7 @@ pub use audit::audit;
 pub use guardrail::{GUARD_TRIGGER, NOTIFY_DROP_TRIGGER, NOTIFY_TRIGGER, SCHEMA, install_guardrails};
 pub use listen::{CHANNEL, DdlNotice, Notifications, listen};
 pub use repair::repair;
+pub use teardown::remove_guardrails;
 
 /// What a PII database is, as far as its guardrails are concerned.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -157,6 +162,12 @@ pub enum ActionKind {
     DropForeignServer,
     /// Nothing can be done from SQL (`pg_hba.conf`): reported only.
     ReportOnly,
+    /// `DROP EVENT TRIGGER` of a guardrail trigger ([`remove_guardrails`]).
+    DropEventTrigger,
+    /// `DROP FUNCTION` of a guardrail function ([`remove_guardrails`]).
+    DropFunction,
+    /// `DROP SCHEMA regionstack` (never `CASCADE`: [`remove_guardrails`]).
+    DropSchema,
 }
 
 /// How an action ended.

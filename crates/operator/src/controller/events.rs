@@ -28,7 +28,13 @@ where
     }
     let event =
         Event { type_, reason: reason.to_owned(), note: Some(note), action: action.to_owned(), secondary: None };
-    if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
+    // With its resourceVersion, as client-go's GetReference makes it: kube's recorder
+    // folds Events with the same reference, type, reason and action into one series
+    // that keeps the *first* note, so without the version a different failure of the
+    // same category would be shown with the old text.
+    let mut reference = obj.object_ref(&());
+    reference.resource_version.clone_from(&obj.meta().resource_version);
+    if let Err(e) = ctx.recorder.publish(&event, &reference).await {
         tracing::warn!(reason, action, error = %e, "could not publish event");
     }
 }

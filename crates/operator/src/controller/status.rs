@@ -18,17 +18,35 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
     S: Serialize,
 {
+    Ok(apply_status_object(api, obj, current, desired).await?.is_some())
+}
+
+/// [`apply_status`], returning the object as stored after the write (`None` when
+/// nothing was written). Events about what the new status says should reference this
+/// object: kube's event recorder folds Events with the same reference and reason into
+/// one series that keeps the first note, and the new `resourceVersion` starts a new
+/// one.
+pub async fn apply_status_object<K, S>(
+    api: &Api<K>,
+    obj: &K,
+    current: Option<&S>,
+    desired: &S,
+) -> Result<Option<K>, kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+    S: Serialize,
+{
     let desired_json = serde_json::to_value(desired).map_err(kube::Error::SerdeError)?;
     if let Some(current) = current
         && serde_json::to_value(current).map_err(kube::Error::SerdeError)? == desired_json
     {
-        return Ok(false);
+        return Ok(None);
     }
     let body = serde_json::json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
         "status": desired_json,
     });
-    api.patch_status(&obj.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await?;
-    Ok(true)
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    Ok(Some(api.patch_status(&obj.name_any(), &params, &Patch::Apply(&body)).await?))
 }

@@ -380,3 +380,55 @@ pub async fn drop_boundary(admin: &ConnParams) -> Result<Vec<Action>, SqlError> 
     ex.run("drop boundary database", &format!("DROP DATABASE {} WITH (FORCE)", quote_ident(BOUNDARY_DB))).await?;
     Ok(actions)
 }
+
+/// Drop the hop-2 slots that the targets' subscriptions created in the boundary
+/// database (named [`Names::import_subscription`]), terminating their walsenders
+/// first. A target normally drops its slot when its subscription is dropped; when the
+/// source is torn down first (or the target never is), the slot would retain WAL
+/// without bound. Run it after [`teardown_export`]: the login is gone then, so the
+/// subscriber cannot reconnect and re-acquire the slot. Returns the actions executed.
+pub async fn drop_target_slots(
+    admin: &ConnParams,
+    replica: &str,
+    target_regions: &[String],
+) -> Result<Vec<Action>, SqlError> {
+    let names = Names::new(replica);
+    let mut actions = Vec::new();
+    let admin_client = connect(admin).await?;
+    if !exists(&admin_client, "db", "SELECT 1 FROM pg_database WHERE datname = $1", &[BOUNDARY_DB]).await? {
+        return Ok(actions);
+    }
+    let b = connect(&admin.with_dbname(BOUNDARY_DB)).await?;
+    let mut ex = Exec { client: &b, database: BOUNDARY_DB.to_owned(), actions: &mut actions };
+    for region in target_regions {
+        let slot = names.import_subscription(region);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let row = b
+                .query_opt("SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", &[&slot])
+                .await
+                .map_err(SqlError::query("reading a target slot"))?;
+            let Some(row) = row else { break };
+            let pid: Option<i32> = row.get(0);
+            if let Some(pid) = pid {
+                // The walsender of a subscriber still streaming (or not yet gone).
+                b.execute("SELECT pg_terminate_backend($1)", &[&pid])
+                    .await
+                    .map_err(SqlError::query("terminating a target's walsender"))?;
+            } else {
+                let sql = format!("SELECT pg_drop_replication_slot({})", quote_literal(&slot));
+                match ex.run(&format!("drop hop-2 slot {slot} of target {region}"), &sql).await {
+                    Ok(()) => break,
+                    // Re-acquired between the check and the drop: try again.
+                    Err(e) if std::time::Instant::now() < deadline => tracing::debug!(error = %e, "slot busy"),
+                    Err(e) => return Err(e),
+                }
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(SqlError::Invalid(format!("slot {slot} of target {region} stays active")));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    Ok(actions)
+}

@@ -27,6 +27,12 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the CustomResourceDefinitions as YAML.
     Crd,
+    /// Run the seed topology on this machine (emulated clusters, real PostgreSQL,
+    /// one operator per region) and show the residency promises holding.
+    ///
+    /// Exit status with --once: 0 when every step held, 1 otherwise.
+    #[cfg(feature = "demo")]
+    Demo(crate::demo::DemoArgs),
 }
 
 /// Arguments of `regionstack check`.
@@ -66,6 +72,8 @@ pub fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        #[cfg(feature = "demo")]
+        Command::Demo(args) => crate::demo::main(&args),
     }
 }
 

@@ -80,9 +80,10 @@ async fn dropping_stops_and_reaps() {
 
 #[test]
 fn a_missing_binary_says_how_to_build_it() {
-    let err = testbed::topology::locate_binary("no-such-binary", "no-such-package", Some("REGIONSTACK_TEST_NO_SUCH_VAR"))
-        .unwrap_err()
-        .to_string();
+    let err =
+        testbed::topology::locate_binary("no-such-binary", "no-such-package", Some("REGIONSTACK_TEST_NO_SUCH_VAR"))
+            .unwrap_err()
+            .to_string();
     assert!(err.contains("cargo build -p no-such-package"), "{err}");
     assert!(err.contains("REGIONSTACK_TEST_NO_SUCH_VAR"), "{err}");
 }

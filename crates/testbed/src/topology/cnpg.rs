@@ -110,11 +110,8 @@ pub async fn answer(client: &Client, server: &Arc<PgServer>, cluster: &DynamicOb
     let name = cluster.name_any();
     let namespace = cluster.namespace().context("a Cluster is namespaced")?;
     let spec = cluster.data.get("spec").cloned().unwrap_or(Value::Null);
-    let database = spec
-        .pointer("/bootstrap/initdb/database")
-        .and_then(Value::as_str)
-        .unwrap_or(DEFAULT_DATABASE)
-        .to_owned();
+    let database =
+        spec.pointer("/bootstrap/initdb/database").and_then(Value::as_str).unwrap_or(DEFAULT_DATABASE).to_owned();
     {
         let (server, database) = (Arc::clone(server), database.clone());
         tokio::task::spawn_blocking(move || ensure_database(&server, &database)).await??;
@@ -131,9 +128,10 @@ pub async fn answer(client: &Client, server: &Arc<PgServer>, cluster: &DynamicOb
 
     let instances = spec.get("instances").and_then(Value::as_i64).unwrap_or(1);
     let status = cluster.data.get("status");
-    let ready = status.and_then(|s| s.get("conditions")).and_then(Value::as_array).is_some_and(|conds| {
-        conds.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")
-    });
+    let ready = status
+        .and_then(|s| s.get("conditions"))
+        .and_then(Value::as_array)
+        .is_some_and(|conds| conds.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
     let counted = status.and_then(|s| s.get("readyInstances")).and_then(Value::as_i64) == Some(instances);
     if !(ready && counted) {
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, &api_resource());

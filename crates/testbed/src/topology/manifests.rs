@@ -140,7 +140,11 @@ pub fn secret_needs(docs: &[Value]) -> Vec<SecretNeed> {
             Some("PiiDatabase") => {
                 let region = text(doc, "/spec/region").unwrap_or_default().to_owned();
                 if let Some(secret) = text(doc, "/spec/external/connectionSecretRef/name") {
-                    needs.insert(SecretNeed::PiiAdmin { region: region.clone(), namespace: namespace.clone(), name: secret.to_owned() });
+                    needs.insert(SecretNeed::PiiAdmin {
+                        region: region.clone(),
+                        namespace: namespace.clone(),
+                        name: secret.to_owned(),
+                    });
                 }
                 if let Some(secret) = text(doc, "/spec/managed/backup/objectStore/credentialsSecretRef/name") {
                     needs.insert(SecretNeed::BackupCredentials { region, namespace, name: secret.to_owned() });
@@ -191,8 +195,7 @@ mod tests {
         let docs = documents(&files).unwrap();
         assert_eq!(docs.len(), 2 + 3 + 2 + 2);
         let needs = secret_needs(&docs);
-        let telemetry: Vec<_> =
-            needs.iter().filter(|n| matches!(n, SecretNeed::TelemetryAdmin { .. })).collect();
+        let telemetry: Vec<_> = needs.iter().filter(|n| matches!(n, SecretNeed::TelemetryAdmin { .. })).collect();
         assert_eq!(telemetry.len(), 2, "{needs:#?}");
         assert!(needs.contains(&SecretNeed::PiiAdmin {
             region: "eu-west-3".into(),

@@ -221,9 +221,10 @@ impl Topology {
 
     /// The region called `name`; panics with the known names when there is none.
     pub fn region(&self, name: &str) -> &RegionNode {
-        self.regions.iter().find(|r| r.name() == name).unwrap_or_else(|| {
-            panic!("no region {name:?} in the topology (regions: {:?})", self.region_names())
-        })
+        self.regions
+            .iter()
+            .find(|r| r.name() == name)
+            .unwrap_or_else(|| panic!("no region {name:?} in the topology (regions: {:?})", self.region_names()))
     }
 
     fn region_mut(&mut self, name: &str) -> anyhow::Result<&mut RegionNode> {
@@ -234,7 +235,8 @@ impl Topology {
     /// Starts `region`'s operator (after [`Topology::kill_operator`] or
     /// [`Topology::stop_operator`]); its output is appended to `operator.log`.
     pub fn start_operator(&mut self, region: &str) -> anyhow::Result<()> {
-        let binary = self.options.operator_binary.clone().context("the topology was started without an operator binary")?;
+        let binary =
+            self.options.operator_binary.clone().context("the topology was started without an operator binary")?;
         let args = self.options.operator_args.clone();
         self.region_mut(region)?.start_operator(&binary, &args)
     }
@@ -335,7 +337,8 @@ impl Topology {
             for owner in &self.regions {
                 let declared = api.get_opt(owner.name()).await?.is_some_and(|r| r.spec.telemetry.is_some());
                 if declared {
-                    objects::override_publisher_endpoint(&node.client(), owner.name(), owner.telemetry().port()).await?;
+                    objects::override_publisher_endpoint(&node.client(), owner.name(), owner.telemetry().port())
+                        .await?;
                 }
             }
         }

@@ -65,7 +65,9 @@ pub async fn install_crds(client: &Client, crds: &[CustomResourceDefinition]) ->
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     for crd in crds {
         let name = crd.metadata.name.clone().context("a CRD has a name")?;
-        api.patch(&name, &apply_params(), &Patch::Apply(crd)).await.with_context(|| format!("installing CRD {name}"))?;
+        api.patch(&name, &apply_params(), &Patch::Apply(crd))
+            .await
+            .with_context(|| format!("installing CRD {name}"))?;
     }
     Ok(())
 }
@@ -76,7 +78,10 @@ pub async fn ensure_namespace(client: &Client, name: &str) -> anyhow::Result<()>
     if api.get_opt(name).await?.is_some() {
         return Ok(());
     }
-    let ns = Namespace { metadata: ObjectMeta { name: Some(name.to_owned()), ..ObjectMeta::default() }, ..Namespace::default() };
+    let ns = Namespace {
+        metadata: ObjectMeta { name: Some(name.to_owned()), ..ObjectMeta::default() },
+        ..Namespace::default()
+    };
     api.patch(name, &apply_params(), &Patch::Apply(&ns)).await.with_context(|| format!("creating namespace {name}"))?;
     Ok(())
 }

@@ -135,7 +135,8 @@ impl RegionNode {
                     objects::apply_secret(&client, namespace, name, opaque, &as_refs(&pii)).await?;
                 }
                 SecretNeed::BackupCredentials { region, namespace, name } if *region == self.name => {
-                    let placeholder = [("ACCESS_KEY_ID", "demo-placeholder"), ("ACCESS_SECRET_KEY", "demo-placeholder")];
+                    let placeholder =
+                        [("ACCESS_KEY_ID", "demo-placeholder"), ("ACCESS_SECRET_KEY", "demo-placeholder")];
                     objects::apply_secret(&client, namespace, name, opaque, &placeholder).await?;
                 }
                 _ => {}

@@ -128,11 +128,18 @@ async fn run(args: &DemoArgs) -> anyhow::Result<bool> {
 }
 
 fn print_topology(topology: &Topology, state_dir: &std::path::Path) {
-    let applied = match topology.applied_with() {
-        ApplyMode::Kubectl => format!("kubectl apply -f {}", topology.state_dir().join("manifests").display()),
-        _ => "server-side apply (kubectl not found on the PATH)".to_owned(),
-    };
-    say(format!("examples/ applied to every region's cluster with: {applied}"));
+    let manifests = topology.state_dir().join("manifests");
+    if topology.applied_with() == ApplyMode::Kubectl {
+        say("examples/ applied to every region's cluster:");
+        for node in topology.regions() {
+            say(format!("  kubectl --kubeconfig {} apply -f {}", node.kubeconfig().display(), manifests.display()));
+        }
+    } else {
+        say(format!(
+            "examples/ ({}) applied to every region's cluster by server-side apply (kubectl not found on the PATH)",
+            manifests.display()
+        ));
+    }
     say(
         "each Region's publisherEndpoint was pointed at its local telemetry server (127.0.0.1, sslMode disable) under field manager regionstack-demo",
     );

@@ -143,8 +143,8 @@ async fn replicate_into(
         (format!("{to} database {}", target_admin.dbname), target_admin.clone()),
     ] {
         let hits = canary_hits(&params, &canary.raw_values()).await?;
-        report
-            .check(hits.is_empty(), format!("no raw email, user id, device id or IP anywhere in the {what} {hits:?}"));
+        let found = if hits.is_empty() { String::new() } else { format!(": found in {}", hits.join(", ")) };
+        report.check(hits.is_empty(), format!("no raw email, user id, device id or IP anywhere in the {what}{found}"));
     }
     Ok(())
 }
@@ -182,13 +182,13 @@ fn check_row(report: &mut StepReport, canary: &Canary, (_, row, truncated): &(St
     report.check(kept, "measurements (temperature, battery, firmware) kept");
 }
 
-/// `schema.table.column`-free list of tables (`regclass` text) of the database
+/// The tables (`schema.table`) of the database
 /// `params` names whose rows, cast to text, contain any of `needles`.
 pub async fn canary_hits(params: &ConnParams, needles: &[&str]) -> anyhow::Result<Vec<String>> {
     let client = connect(params).await?;
     let tables = client
         .query(
-            "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
                AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' ORDER BY 1",
             &[],
@@ -201,7 +201,7 @@ pub async fn canary_hits(params: &ConnParams, needles: &[&str]) -> anyhow::Resul
     let mut hits = Vec::new();
     for row in tables {
         let table: String = row.get(0);
-        // `regclass` text is quoted by PostgreSQL itself.
+        // Quoted by PostgreSQL itself (`format('%I.%I')`).
         let sql = format!("SELECT count(*) FROM {table} AS x WHERE CAST(x AS text) LIKE ANY($1)");
         let count: i64 =
             client.query_one(&sql, &[&patterns]).await.with_context(|| format!("scanning {table}"))?.get(0);

@@ -148,7 +148,15 @@ impl Topology {
         let pg_options: Vec<PgOptions> = options
             .regions
             .iter()
-            .flat_map(|r| [PgOptions::new(format!("{r}-pii")), PgOptions::new(format!("{r}-telemetry"))])
+            // No physical-replication rules in pg_hba.conf: the operator's audits flag any
+            // rule that would let a login stream the server's WAL (logical replication
+            // uses ordinary database rules).
+            .flat_map(|r| {
+                [
+                    PgOptions::new(format!("{r}-pii")).no_replication_hba(),
+                    PgOptions::new(format!("{r}-telemetry")).no_replication_hba(),
+                ]
+            })
             .collect();
         let servers = tokio::task::spawn_blocking(move || {
             let servers = Cluster::start_with(pg_options)?.into_servers();

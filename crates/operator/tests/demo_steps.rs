@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use kube::Api;
-use kube::api::{Patch, PatchParams};
+use kube::api::{DynamicObject, Patch, PatchParams};
 use regionstack::demo::{RegionCluster, clusters, pii, telemetry};
 use regionstack_api::{PiiDatabase, Region, TelemetryReplica};
 use regionstack_sql::telemetry::BOUNDARY_DB;
@@ -63,6 +63,30 @@ async fn build_by_hand(source: &RegionCluster, target: &RegionCluster, replica: 
     apply_import(&target.telemetry_admin().await.unwrap(), &import).await.expect("import");
 }
 
+/// Installs the guardrail in PiiDatabase `name`'s database and reports it Ready.
+async fn guard_by_hand(cluster: &RegionCluster, name: &str) {
+    let api = Api::<PiiDatabase>::namespaced(cluster.client.clone(), "customers");
+    let db = api.get(name).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let params = loop {
+        // A managed database's Secret appears once the CNPG stand-in answered.
+        match cluster.pii_admin(&db).await {
+            Ok(params) => break params,
+            Err(err) => assert!(std::time::Instant::now() < deadline, "{err:#}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let client = connect(&params).await.unwrap();
+    let context = regionstack_sql::pii::PiiContext::new(&params.dbname, &cluster.region);
+    regionstack_sql::pii::install_guardrails(&client, &context).await.unwrap();
+    let status = serde_json::json!({
+        "apiVersion": regionstack_api::API_VERSION, "kind": "PiiDatabase",
+        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Reconciled", "message": "by hand",
+            "lastTransitionTime": "2024-01-01T00:00:00Z"}]}
+    });
+    api.patch_status(name, &PatchParams::apply("test-by-hand").force(), &Patch::Apply(&status)).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steps_hold_on_a_hand_built_topology() {
     let state = tempfile::tempdir().unwrap();
@@ -92,28 +116,25 @@ async fn steps_hold_on_a_hand_built_topology() {
     let report = pii::rogue_publication(&clusters).await;
     assert!(!report.passed, "{report}");
 
-    // eu-west-3's external PII database with the guardrail installed and reported Ready.
-    let db = Api::<PiiDatabase>::namespaced(eu3.client.clone(), "customers").get("customers-eu-west-3").await.unwrap();
-    let params = eu3.pii_admin(&db).await.unwrap();
-    let pii_client = connect(&params).await.unwrap();
-    regionstack_sql::pii::install_guardrails(
-        &pii_client,
-        &regionstack_sql::pii::PiiContext::new(&params.dbname, "eu-west-3"),
-    )
-    .await
-    .unwrap();
-    let status = serde_json::json!({
-        "apiVersion": regionstack_api::API_VERSION, "kind": "PiiDatabase",
-        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Reconciled", "message": "by hand",
-            "lastTransitionTime": "2024-01-01T00:00:00Z"}]}
+    // Both PII databases guarded and reported Ready by hand: eu-west-3's external one,
+    // and eu-west-1's managed one through a Cluster the CNPG stand-in answers (its
+    // `<name>-superuser` Secret has CloudNativePG's `username` key).
+    let cluster = serde_json::json!({
+        "apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+        "metadata": {"name": "customers-eu-west-1", "namespace": "customers"},
+        "spec": {"instances": 1, "enableSuperuserAccess": true}
     });
-    Api::<PiiDatabase>::namespaced(eu3.client.clone(), "customers")
-        .patch_status("customers-eu-west-3", &PatchParams::apply("test-by-hand").force(), &Patch::Apply(&status))
+    Api::<DynamicObject>::namespaced_with(eu1.client.clone(), "customers", &testbed::topology::cnpg::api_resource())
+        .patch("customers-eu-west-1", &PatchParams::apply("test-by-hand"), &Patch::Apply(&cluster))
         .await
         .unwrap();
+    for (cluster, name) in [(eu3, "customers-eu-west-3"), (eu1, "customers-eu-west-1")] {
+        guard_by_hand(cluster, name).await;
+    }
     let report = pii::rogue_publication(&clusters).await;
     assert!(report.passed, "{report}");
     assert!(report.lines.iter().any(|l| l.contains("ERROR 42501: regionstack: PII database customers")), "{report}");
+    assert!(report.lines.iter().any(|l| l.contains("ERROR 42501: regionstack: PII database app")), "{report}");
 
     topology.shutdown().await;
 }

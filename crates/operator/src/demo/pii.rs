@@ -24,17 +24,32 @@ pub const ROGUE_SLOT_TITLE: &str = "a hand-made replication slot in a PII databa
 /// Title of [`planned_region_refuses`].
 pub const PLANNED_TITLE: &str = "a Planned region refuses a PII database (RegionNotActive)";
 
-/// Every PiiDatabase served in its own region's cluster and `Ready`, with that cluster.
+/// Every PiiDatabase of an Active region in that region's own cluster, with that
+/// cluster; an error names those that are not `Ready` (each must be, after the
+/// settle step).
 async fn own_ready_databases(clusters: &[RegionCluster]) -> anyhow::Result<Vec<(&RegionCluster, PiiDatabase)>> {
     let mut out = Vec::new();
+    let mut not_ready = Vec::new();
     for cluster in clusters {
+        let region = Api::<Region>::all(cluster.client.clone()).get_opt(&cluster.region).await?;
+        if region.is_none_or(|r| r.spec.lifecycle != Lifecycle::Active) {
+            continue;
+        }
         let dbs = Api::<PiiDatabase>::all(cluster.client.clone()).list(&ListParams::default()).await?;
         for db in dbs.items.into_iter().filter(|db| db.spec.region == cluster.region) {
             let ready = db.status.as_ref().and_then(|s| find_condition(&s.conditions, "Ready"));
             if ready.is_some_and(|c| c.status == ConditionStatus::True) {
                 out.push((cluster, db));
+            } else {
+                not_ready.push(format!("[{}] {}", cluster.region, key(&db)));
             }
         }
+    }
+    if !not_ready.is_empty() {
+        anyhow::bail!("PII databases not Ready: {}", not_ready.join(", "));
+    }
+    if out.is_empty() {
+        anyhow::bail!("no PII database in any Active region");
     }
     Ok(out)
 }
@@ -59,10 +74,8 @@ pub async fn rogue_publication(clusters: &[RegionCluster]) -> StepReport {
 
 async fn rogue_publication_into(report: &mut StepReport, clusters: &[RegionCluster]) -> anyhow::Result<()> {
     let dbs = own_ready_databases(clusters).await?;
-    report.check(
-        !dbs.is_empty(),
-        format!("Ready PII databases: {}", dbs.iter().map(|(_, db)| key(db)).collect::<Vec<_>>().join(", ")),
-    );
+    let names: Vec<String> = dbs.iter().map(|(c, db)| format!("[{}] {}", c.region, key(db))).collect();
+    report.say(format!("Ready PII databases: {}", names.join(", ")));
     for (cluster, db) in dbs {
         let params = cluster.pii_admin(&db).await?;
         let client = connect(&params).await?;
@@ -104,7 +117,6 @@ pub async fn rogue_slot(clusters: &[RegionCluster], timeout: Duration) -> StepRe
 
 async fn rogue_slot_into(report: &mut StepReport, clusters: &[RegionCluster], timeout: Duration) -> anyhow::Result<()> {
     let dbs = own_ready_databases(clusters).await?;
-    report.check(!dbs.is_empty(), "there are Ready PII databases");
     for (cluster, db) in dbs {
         let params = cluster.pii_admin(&db).await?;
         let client = connect(&params).await?;

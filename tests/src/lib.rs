@@ -26,12 +26,13 @@ pub const KUBECONFIGS_ENV: &str = "REGIONSTACK_E2E_KUBECONFIGS";
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// The clusters under test. Dropping it stops the emulated topology (operators,
-/// emulators, PostgreSQL servers), also when a test fails.
+/// emulators, PostgreSQL servers), also when a test fails; a failed test keeps the
+/// state directory (kubeconfigs, operator logs) and prints where it is.
 pub struct E2e {
     /// One per region.
     pub clusters: Vec<RegionCluster>,
     topology: Option<Topology>,
-    _state: Option<tempfile::TempDir>,
+    state: Option<tempfile::TempDir>,
 }
 
 impl E2e {
@@ -44,18 +45,26 @@ impl E2e {
             for (region, path) in parse_kubeconfigs(&list.to_string_lossy())? {
                 clusters.push(RegionCluster::from_kubeconfig(&region, path).await?);
             }
-            return Ok(Self { clusters, topology: None, _state: None });
+            return Ok(Self { clusters, topology: None, state: None });
         }
         let binary = ensure_binary("regionstack", "regionstack", Some(BIN_ENV))?;
         let state = tempfile::Builder::new().prefix("regionstack-e2e-").tempdir()?;
         let options = TopologyOptions::new(state.path()).operator_binary(binary);
-        let mut topology = Topology::start(options).await.context("starting the emulated topology")?;
-        topology
-            .wait_operators_ready(Instant::now() + Duration::from_secs(60))
-            .await
-            .context("the operators did not become ready")?;
-        let clusters = regionstack::demo::clusters(&topology);
-        Ok(Self { clusters, topology: Some(topology), _state: Some(state) })
+        let started = async {
+            let mut topology = Topology::start(options).await.context("starting the emulated topology")?;
+            topology
+                .wait_operators_ready(Instant::now() + Duration::from_secs(60))
+                .await
+                .context("the operators did not become ready")?;
+            anyhow::Ok(topology)
+        };
+        match started.await {
+            Ok(topology) => {
+                let clusters = regionstack::demo::clusters(&topology);
+                Ok(Self { clusters, topology: Some(topology), state: Some(state) })
+            }
+            Err(err) => Err(err.context(format!("state kept for inspection: {}", state.keep().display()))),
+        }
     }
 
     /// The emulated topology (operator processes, servers), `None` on real clusters.
@@ -82,10 +91,23 @@ impl E2e {
             .unwrap_or_default()
     }
 
-    /// Stops the emulated topology in order (a no-op on real clusters).
+    /// Stops the emulated topology in order (a no-op on real clusters); removes the
+    /// state directory.
     pub async fn shutdown(mut self) {
         if let Some(topology) = self.topology.take() {
             topology.shutdown().await;
+        }
+    }
+}
+
+impl Drop for E2e {
+    fn drop(&mut self) {
+        // A failed test keeps its kubeconfigs and operator logs for a look afterwards
+        // (the clusters and databases themselves stop with the topology).
+        if std::thread::panicking()
+            && let Some(state) = self.state.take()
+        {
+            eprintln!("e2e: state kept for inspection: {}", state.keep().display());
         }
     }
 }

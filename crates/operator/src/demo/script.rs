@@ -119,7 +119,11 @@ async fn run(args: &DemoArgs) -> anyhow::Result<bool> {
         say(format!("operator logs: {}/<region>/operator.log", topology.state_dir().display()));
     }
     if !args.once {
-        say("\nEverything keeps running: inspect it with the kubectl commands above. Ctrl-C stops everything.");
+        say("\nEverything keeps running. Inspect each region with:");
+        for node in topology.regions() {
+            say(format!("  kubectl --kubeconfig {} get regionstack -A", node.kubeconfig().display()));
+        }
+        say("Ctrl-C stops everything.");
         let _ = tokio::signal::ctrl_c().await;
         say("stopping everything");
     }

@@ -149,15 +149,16 @@ async fn replicate_into(
     Ok(())
 }
 
-/// The row tagged `firmware` as JSON text and parsed, plus whether its `ts` is
+/// The row tagged `firmware` as JSON text (columns in table order) and parsed, plus whether its `ts` is
 /// truncated to the minute.
 async fn row_json(
     client: &tokio_postgres::Client,
     table: &str,
     firmware: &str,
 ) -> anyhow::Result<Option<(String, Value, bool)>> {
-    let sql =
-        format!("SELECT to_jsonb(t)::text, date_trunc('minute', t.ts) = t.ts FROM {table} AS t WHERE t.firmware = $1");
+    let sql = format!(
+        "SELECT row_to_json(t)::text, date_trunc('minute', t.ts) = t.ts FROM {table} AS t WHERE t.firmware = $1"
+    );
     let row = client.query_opt(&sql, &[&firmware]).await.with_context(|| format!("reading {table}"))?;
     Ok(row.map(|row| {
         let text: String = row.get(0);

@@ -30,6 +30,12 @@ pub enum Command {
     Crd,
     /// Run the operator for one region (SIGINT/SIGTERM: graceful shutdown, exit 0).
     Run(RunArgs),
+    /// Run the seed topology on this machine (emulated clusters, real PostgreSQL,
+    /// one operator per region) and show the residency promises holding.
+    ///
+    /// Exit status with --once: 0 when every step held, 1 otherwise.
+    #[cfg(feature = "demo")]
+    Demo(crate::demo::DemoArgs),
 }
 
 /// Arguments of `regionstack check`.
@@ -70,6 +76,8 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Run(args) => run_operator(args),
+        #[cfg(feature = "demo")]
+        Command::Demo(args) => crate::demo::main(&args),
     }
 }
 

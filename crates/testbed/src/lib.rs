@@ -24,12 +24,18 @@
 //! starting fails (tests never skip). PostgreSQL refuses to run as root: when the
 //! tests run as root, `initdb`, `pg_ctl` and `postgres` run as the `postgres` system
 //! user (`$REGIONSTACK_PG_USER` to choose another) through `runuser`.
+//!
+//! [`topology`] builds the multi-region seed topology on top: per region an emulated
+//! Kubernetes cluster, a PII and a telemetry server, Secrets, a CloudNativePG
+//! stand-in and the region's `regionstack run` operator process (the demo and the
+//! end-to-end tests run on it).
 
 mod bin;
 mod cluster;
 mod error;
 mod process;
 mod server;
+pub mod topology;
 mod util;
 
 pub use bin::{BINDIR_ENV, bindir};

@@ -52,6 +52,15 @@ host    all          all       127.0.0.1/32  scram-sha-256
 host    replication  all       127.0.0.1/32  scram-sha-256
 ";
 
+/// [`PG_HBA`] without the physical-replication lines ([`PgOptions::no_replication_hba`]).
+const PG_HBA_NO_REPLICATION: &str = "\
+# regionstack-testbed: trust on the private socket, passwords over TCP; no
+# replication connections (a PII server: regionstack's audit flags any rule that
+# would allow them).
+local   all          all                     trust
+host    all          all       127.0.0.1/32  scram-sha-256
+";
+
 /// How to start a [`PgServer`].
 #[derive(Debug, Clone)]
 pub struct PgOptions {
@@ -59,6 +68,7 @@ pub struct PgOptions {
     settings: Vec<(String, String)>,
     data_files: Vec<(String, String)>,
     data_dir_parent: Option<PathBuf>,
+    replication_hba: bool,
 }
 
 impl Default for PgOptions {
@@ -71,7 +81,13 @@ impl PgOptions {
     /// Options for a server called `name` (shown in its log lines, directory name
     /// and errors; e.g. the region it plays).
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), settings: Vec::new(), data_files: Vec::new(), data_dir_parent: None }
+        Self {
+            name: name.into(),
+            settings: Vec::new(),
+            data_files: Vec::new(),
+            data_dir_parent: None,
+            replication_hba: true,
+        }
     }
 
     /// An extra `postgresql.conf` setting, applied after (and winning over) the
@@ -98,6 +114,15 @@ impl PgOptions {
     #[must_use]
     pub fn data_dir_parent(mut self, parent: impl Into<PathBuf>) -> Self {
         self.data_dir_parent = Some(parent.into());
+        self
+    }
+
+    /// Write a `pg_hba.conf` without the `replication` lines: no physical replication
+    /// or base-backup connections, as a PII database's server should be (logical
+    /// replication over ordinary connections still works).
+    #[must_use]
+    pub fn no_replication_hba(mut self) -> Self {
+        self.replication_hba = false;
         self
     }
 
@@ -152,7 +177,7 @@ impl PgServer {
     /// `spawn_blocking`); takes about a second, mostly `initdb`.
     pub fn start_with(opts: PgOptions) -> Result<Self, TestbedError> {
         let started = Instant::now();
-        let PgOptions { name, settings, data_files, data_dir_parent } = opts;
+        let PgOptions { name, settings, data_files, data_dir_parent, replication_hba } = opts;
         validate_settings(&settings)?;
         if let Some((bad, _)) = data_files.iter().find(|(file, _)| !is_plain_file_name(file)) {
             return Err(TestbedError::InvalidOption(format!("data file name `{bad}` (a plain file name, no path)")));
@@ -189,7 +214,7 @@ impl PgServer {
             dir: Some(dir),
             stopped: false,
         };
-        server.init(&settings, &data_files)?;
+        server.init(&settings, &data_files, replication_hba)?;
         let initialised = started.elapsed();
         server.launch()?;
         tracing::info!(
@@ -205,7 +230,12 @@ impl PgServer {
     }
 
     /// initdb, `pg_hba.conf`, `postgresql.conf`, [`PgOptions::data_file`]s.
-    fn init(&self, settings: &[(String, String)], data_files: &[(String, String)]) -> Result<(), TestbedError> {
+    fn init(
+        &self,
+        settings: &[(String, String)],
+        data_files: &[(String, String)],
+        replication_hba: bool,
+    ) -> Result<(), TestbedError> {
         if let Some(run_as) = self.run_as {
             chown(&self.base, run_as)?;
         }
@@ -237,7 +267,8 @@ impl PgServer {
             write_private(&self.data_dir.join(file), content, self.run_as)?;
         }
         let hba = self.data_dir.join("pg_hba.conf");
-        fs::write(&hba, PG_HBA).map_err(|err| TestbedError::io(format!("writing {}", hba.display()), err))?;
+        let hba_text = if replication_hba { PG_HBA } else { PG_HBA_NO_REPLICATION };
+        fs::write(&hba, hba_text).map_err(|err| TestbedError::io(format!("writing {}", hba.display()), err))?;
 
         let mut conf = String::from("\n# regionstack-testbed\n");
         let socket_dir = self.base.display().to_string();

@@ -1,0 +1,144 @@
+//! Shared support of the end-to-end suite: one [`RegionCluster`] (region name + kube
+//! client + kubeconfig) per regional cluster, from either
+//!
+//! - the emulated seed topology (`testbed::topology`: emulated clusters, real
+//!   PostgreSQL, one real `regionstack run` process per region), the default; or
+//! - real clusters, when `REGIONSTACK_E2E_KUBECONFIGS` lists one kubeconfig per
+//!   region: `eu-west-1=/path/a,eu-west-3=/path/b,ap-south-1=/path/c` (see
+//!   tests/README.md for what those clusters must already run).
+//!
+//! The tests talk to clusters only through these clients (and `kubectl
+//! --kubeconfig`), and to databases only through the Secrets in those clusters, so
+//! the same assertions hold against both.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+pub use regionstack::demo::{RegionCluster, Step, StepReport};
+use testbed::topology::{BIN_ENV, Topology, TopologyOptions, process::ensure_binary};
+
+/// Environment variable listing one kubeconfig per region (`region=path,…`): run
+/// against those clusters instead of the emulated topology.
+pub const KUBECONFIGS_ENV: &str = "REGIONSTACK_E2E_KUBECONFIGS";
+
+/// How long a step may wait for the operators.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The clusters under test. Dropping it stops the emulated topology (operators,
+/// emulators, PostgreSQL servers), also when a test fails; a failed test keeps the
+/// state directory (kubeconfigs, operator logs) and prints where it is.
+pub struct E2e {
+    /// One per region.
+    pub clusters: Vec<RegionCluster>,
+    topology: Option<Topology>,
+    state: Option<tempfile::TempDir>,
+}
+
+impl E2e {
+    /// The clusters of `$REGIONSTACK_E2E_KUBECONFIGS`, else a fresh emulated seed
+    /// topology whose operators answer `/ready` (the `regionstack` binary is built
+    /// first when missing).
+    pub async fn start() -> anyhow::Result<Self> {
+        if let Some(list) = std::env::var_os(KUBECONFIGS_ENV).filter(|v| !v.is_empty()) {
+            let mut clusters = Vec::new();
+            for (region, path) in parse_kubeconfigs(&list.to_string_lossy())? {
+                clusters.push(RegionCluster::from_kubeconfig(&region, path).await?);
+            }
+            return Ok(Self { clusters, topology: None, state: None });
+        }
+        let binary = ensure_binary("regionstack", "regionstack", Some(BIN_ENV))?;
+        let state = tempfile::Builder::new().prefix("regionstack-e2e-").tempdir()?;
+        let options = TopologyOptions::new(state.path()).operator_binary(binary);
+        let started = async {
+            let mut topology = Topology::start(options).await.context("starting the emulated topology")?;
+            topology
+                .wait_operators_ready(Instant::now() + Duration::from_secs(60))
+                .await
+                .context("the operators did not become ready")?;
+            anyhow::Ok(topology)
+        };
+        match started.await {
+            Ok(topology) => {
+                let clusters = regionstack::demo::clusters(&topology);
+                Ok(Self { clusters, topology: Some(topology), state: Some(state) })
+            }
+            Err(err) => Err(err.context(format!("state kept for inspection: {}", state.keep().display()))),
+        }
+    }
+
+    /// The emulated topology (operator processes, servers), `None` on real clusters.
+    pub fn topology(&mut self) -> Option<&mut Topology> {
+        self.topology.as_mut()
+    }
+
+    /// The cluster of `region`.
+    pub fn cluster(&self, region: &str) -> &RegionCluster {
+        self.clusters.iter().find(|c| c.region == region).unwrap_or_else(|| panic!("no cluster for region {region}"))
+    }
+
+    /// Runs `step` and fails the test with the step's full report unless it held.
+    pub async fn assert_step(&self, step: &Step) -> StepReport {
+        let report = step.run(&self.clusters, STEP_TIMEOUT).await;
+        assert!(report.passed, "step failed: {}\n{report}{}", step.title(), self.log_hint());
+        report
+    }
+
+    fn log_hint(&self) -> String {
+        self.topology
+            .as_ref()
+            .map(|t| format!("\noperator logs: {}/<region>/operator.log", t.state_dir().display()))
+            .unwrap_or_default()
+    }
+
+    /// Stops the emulated topology in order (a no-op on real clusters); removes the
+    /// state directory.
+    pub async fn shutdown(mut self) {
+        if let Some(topology) = self.topology.take() {
+            topology.shutdown().await;
+        }
+    }
+}
+
+impl Drop for E2e {
+    fn drop(&mut self) {
+        // A failed test keeps its kubeconfigs and operator logs for a look afterwards
+        // (the clusters and databases themselves stop with the topology).
+        if std::thread::panicking()
+            && let Some(state) = self.state.take()
+        {
+            eprintln!("e2e: state kept for inspection: {}", state.keep().display());
+        }
+    }
+}
+
+/// `region=path,region=path` → pairs.
+pub fn parse_kubeconfigs(list: &str) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    let mut out = Vec::new();
+    for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let Some((region, path)) = entry.split_once('=') else {
+            bail!("{KUBECONFIGS_ENV}: `{entry}` is not region=path");
+        };
+        out.push((region.trim().to_owned(), PathBuf::from(path.trim())));
+    }
+    if out.is_empty() {
+        bail!("{KUBECONFIGS_ENV} lists no cluster");
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubeconfig_lists() {
+        let parsed = parse_kubeconfigs("eu-west-1=/a, eu-west-3 = /b ,").unwrap();
+        assert_eq!(
+            parsed,
+            [("eu-west-1".to_owned(), PathBuf::from("/a")), ("eu-west-3".to_owned(), PathBuf::from("/b"))]
+        );
+        assert!(parse_kubeconfigs("eu-west-1").is_err());
+        assert!(parse_kubeconfigs(" , ").is_err());
+    }
+}

@@ -1,0 +1,27 @@
+//! The demo's script as assertions, on the emulated seed topology (or the clusters of
+//! `REGIONSTACK_E2E_KUBECONFIGS`): every object settles in every cluster, telemetry
+//! with personal data crosses in both directions only anonymized, a rogue
+//! publication is refused, a hand-made slot is removed, a Planned region refuses a
+//! PII database. Then, on the emulated topology, an operator killed with SIGKILL and
+//! restarted converges again and keeps replicating.
+
+use std::time::{Duration, Instant};
+
+use e2e::{E2e, Step};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_script_holds() {
+    let mut e2e = E2e::start().await.expect("the clusters under test");
+    for step in Step::script() {
+        e2e.assert_step(&step).await;
+    }
+
+    if let Some(topology) = e2e.topology() {
+        topology.kill_operator("eu-west-1");
+        topology.start_operator("eu-west-1").expect("restart eu-west-1's operator");
+        topology.wait_ready("eu-west-1", Instant::now() + Duration::from_secs(60)).await.expect("ready again");
+        e2e.assert_step(&Step::Settle).await;
+        e2e.assert_step(&Step::Replicate { from: "eu-west-1".into(), to: "eu-west-3".into() }).await;
+    }
+    e2e.shutdown().await;
+}

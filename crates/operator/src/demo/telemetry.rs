@@ -99,7 +99,13 @@ async fn replicate_into(
     let dst = connect(&target_admin).await?;
 
     let tag = uuid::Uuid::new_v4().simple().to_string()[..10].to_owned();
-    let canary = Canary::new(&tag, tag.as_bytes()[0]);
+    // The address is the one canary value that is not unique per run. Derive it from the
+    // source region, not the tag: the two directions then never share an address (the
+    // reverse step's scan would otherwise find the first step's row in that region's own
+    // source table), and three-digit octets never match each other as substrings.
+    let region_sum = from.bytes().fold(0u32, |a, b| a.wrapping_add(u32::from(b)));
+    let octet = u8::try_from(100 + region_sum % 140).expect("100..240 fits a u8");
+    let canary = Canary::new(&tag, octet);
     src.execute(
         &format!(
             "INSERT INTO {source_table} (ts, device_id, user_id, email, client_ip, latitude, longitude, firmware, temperature, battery)

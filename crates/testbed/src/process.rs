@@ -238,19 +238,25 @@ rm -rf -- "$base"
 /// Starts the watchdog for postmaster `pid` in its own process group, so a Ctrl-C
 /// at the terminal or a test runner killing our process group leaves it to clean up.
 pub(crate) fn spawn_watchdog(pid: u32, data_dir: &Path, base: &Path) -> Result<Child, TestbedError> {
+    let args = [pid.to_string().into(), data_dir.as_os_str().to_owned(), base.as_os_str().to_owned()];
+    spawn_sh_watchdog(WATCHDOG_SCRIPT, "regionstack-pg-watchdog", &args)
+        .map_err(|err| TestbedError::io("starting the postmaster watchdog (/bin/sh)", err))
+}
+
+/// Runs `script` with `/bin/sh` as `$0 = name`, `$1` = our pid, then `args`: detached
+/// from every standard stream, in `/` and in its own process group, so that it outlives
+/// a test runner that kills our group and can clean up after us.
+pub(crate) fn spawn_sh_watchdog(script: &str, name: &str, args: &[std::ffi::OsString]) -> std::io::Result<Child> {
     Command::new("/bin/sh")
         .arg("-c")
-        .arg(WATCHDOG_SCRIPT)
-        .arg("regionstack-pg-watchdog")
+        .arg(script)
+        .arg(name)
         .arg(std::process::id().to_string())
-        .arg(pid.to_string())
-        .arg(data_dir)
-        .arg(base)
+        .args(args)
         .current_dir("/")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)
         .spawn()
-        .map_err(|err| TestbedError::io("starting the postmaster watchdog (/bin/sh)", err))
 }

@@ -320,18 +320,7 @@ if ours; then kill -KILL "$child" 2>/dev/null; fi
 "#;
 
 fn spawn_watchdog(child: u32, program: &Path) -> anyhow::Result<Child> {
-    Command::new("/bin/sh")
-        .arg("-c")
-        .arg(WATCHDOG_SCRIPT)
-        .arg("regionstack-child-watchdog")
-        .arg(std::process::id().to_string())
-        .arg(child.to_string())
-        .arg(program)
-        .current_dir("/")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
+    let args = [child.to_string().into(), program.as_os_str().to_owned()];
+    crate::process::spawn_sh_watchdog(WATCHDOG_SCRIPT, "regionstack-child-watchdog", &args)
         .context("starting the child watchdog (/bin/sh)")
 }

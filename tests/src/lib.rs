@@ -10,12 +10,25 @@
 //! The tests talk to clusters only through these clients (and `kubectl
 //! --kubeconfig`), and to databases only through the Secrets in those clusters, so
 //! the same assertions hold against both.
+//!
+//! - [`kubectl`]: real kubectl bound to a region's kubeconfig;
+//! - [`db`]: what regionstack built in the databases (census, marks, guardrails);
+//! - [`scratch`]: databases, tables, Secrets and replicas a scenario makes for itself;
+//! - [`scenarios`]: the operator scenarios, one `async fn` each.
+
+pub mod db;
+pub mod kubectl;
+pub mod scenarios;
+pub mod scratch;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use kube::Api;
+use kube::api::ListParams;
 pub use regionstack::demo::{RegionCluster, Step, StepReport};
+use regionstack_api::{Lifecycle, Region};
 use testbed::topology::{BIN_ENV, Topology, TopologyOptions, process::ensure_binary};
 
 /// Environment variable listing one kubeconfig per region (`region=path,…`): run
@@ -72,6 +85,21 @@ impl E2e {
         self.topology.as_mut()
     }
 
+    /// The emulated topology, read-only (emulators, health addresses).
+    pub fn topology_ref(&self) -> Option<&Topology> {
+        self.topology.as_ref()
+    }
+
+    /// Fails the test with `outcome`'s error chain (and where the operator logs are)
+    /// unless it held; prints how long the scenario took since `started`.
+    pub fn verdict(&self, title: &str, started: Instant, outcome: anyhow::Result<()>) {
+        let took = started.elapsed().as_secs_f64();
+        match outcome {
+            Ok(()) => eprintln!("PASS {title} ({took:.1} s)"),
+            Err(err) => panic!("scenario failed after {took:.1} s: {title}\n{err:#}{}", self.log_hint()),
+        }
+    }
+
     /// The cluster of `region`.
     pub fn cluster(&self, region: &str) -> &RegionCluster {
         self.clusters.iter().find(|c| c.region == region).unwrap_or_else(|| panic!("no cluster for region {region}"))
@@ -82,6 +110,37 @@ impl E2e {
         let report = step.run(&self.clusters, STEP_TIMEOUT).await;
         assert!(report.passed, "step failed: {}\n{report}{}", step.title(), self.log_hint());
         report
+    }
+
+    /// Runs one scenario and fails the test with its error chain (and where the
+    /// operator logs are) unless it held; prints how long it took.
+    pub async fn scenario<F>(&self, title: &str, scenario: F)
+    where
+        F: std::future::Future<Output = anyhow::Result<()>>,
+    {
+        let started = Instant::now();
+        let outcome = scenario.await;
+        self.verdict(title, started, outcome);
+    }
+
+    /// The `Active` regions (as the first cluster's Regions say), in cluster order.
+    pub async fn active_regions(&self) -> anyhow::Result<Vec<String>> {
+        let first = self.clusters.first().context("no clusters")?;
+        let regions = Api::<Region>::all(first.client.clone()).list(&ListParams::default()).await?;
+        let active: Vec<&str> = regions
+            .items
+            .iter()
+            .filter(|r| r.spec.lifecycle == Lifecycle::Active)
+            .filter_map(|r| r.metadata.name.as_deref())
+            .collect();
+        Ok(self.clusters.iter().filter(|c| active.contains(&c.region.as_str())).map(|c| c.region.clone()).collect())
+    }
+
+    /// Two distinct Active regions with a cluster each, or an error.
+    pub async fn two_active(&self) -> anyhow::Result<(&RegionCluster, &RegionCluster)> {
+        let active = self.active_regions().await?;
+        let [a, b, ..] = &active[..] else { bail!("the scenario needs two Active regions, found {active:?}") };
+        Ok((self.cluster(a), self.cluster(b)))
     }
 
     fn log_hint(&self) -> String {
@@ -109,6 +168,27 @@ impl Drop for E2e {
         {
             eprintln!("e2e: state kept for inspection: {}", state.keep().display());
         }
+    }
+}
+
+/// Polls `probe` every 250 ms until it returns `Some`, for at most `timeout`; the
+/// error names `what` and the last thing the probe said.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        let last = match probe().await {
+            Ok(Some(value)) => return Ok(value),
+            Ok(None) => "not yet".to_owned(),
+            Err(err) => format!("{err:#}"),
+        };
+        if Instant::now() >= deadline {
+            bail!("{what}: not within {} s (last: {last})", timeout.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 

@@ -5,11 +5,12 @@
 //! - [`cluster`]: a regional cluster as the steps see it (kube client + Secrets), so
 //!   the steps also run against real clusters (the end-to-end suite does).
 //! - [`settled`]: what "ready" means for each object in each cluster.
-//! - [`telemetry`], [`pii`]: the steps; each returns a [`report::StepReport`].
+//! - [`telemetry`], [`pii`], [`canary`]: the steps; each returns a [`report::StepReport`].
 //!
 //! The topology itself (emulated clusters, PostgreSQL servers, Secrets, the
 //! CloudNativePG stand-in, operator processes) is `testbed::topology`.
 
+pub mod canary;
 pub mod cluster;
 pub mod pii;
 pub mod report;
@@ -93,6 +94,8 @@ pub enum Step {
     RogueSlot,
     /// [`pii::planned_region_refuses`].
     PlannedRegion,
+    /// [`canary::canary_scan`].
+    CanaryScan,
 }
 
 impl Step {
@@ -106,6 +109,7 @@ impl Step {
             Step::RoguePublication,
             Step::RogueSlot,
             Step::PlannedRegion,
+            Step::CanaryScan,
         ]
     }
 
@@ -117,6 +121,7 @@ impl Step {
             Step::RoguePublication => pii::ROGUE_PUBLICATION_TITLE.to_owned(),
             Step::RogueSlot => pii::ROGUE_SLOT_TITLE.to_owned(),
             Step::PlannedRegion => pii::PLANNED_TITLE.to_owned(),
+            Step::CanaryScan => canary::TITLE.to_owned(),
         }
     }
 
@@ -134,6 +139,7 @@ impl Step {
             Step::RoguePublication => pii::rogue_publication(clusters).await,
             Step::RogueSlot => pii::rogue_slot(clusters, timeout).await,
             Step::PlannedRegion => pii::planned_region_refuses(clusters, timeout).await,
+            Step::CanaryScan => canary::canary_scan(clusters, timeout).await,
         };
         StepReport { took: started.elapsed(), ..report }
     }

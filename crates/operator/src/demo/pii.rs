@@ -27,7 +27,9 @@ pub const PLANNED_TITLE: &str = "a Planned region refuses a PII database (Region
 /// Every PiiDatabase of an Active region in that region's own cluster, with that
 /// cluster; an error names those that are not `Ready` (each must be, after the
 /// settle step).
-async fn own_ready_databases(clusters: &[RegionCluster]) -> anyhow::Result<Vec<(&RegionCluster, PiiDatabase)>> {
+pub(crate) async fn own_ready_databases(
+    clusters: &[RegionCluster],
+) -> anyhow::Result<Vec<(&RegionCluster, PiiDatabase)>> {
     let mut out = Vec::new();
     let mut not_ready = Vec::new();
     for cluster in clusters {
@@ -54,7 +56,7 @@ async fn own_ready_databases(clusters: &[RegionCluster]) -> anyhow::Result<Vec<(
     Ok(out)
 }
 
-fn key(db: &PiiDatabase) -> String {
+pub(crate) fn key(db: &PiiDatabase) -> String {
     format!("{}/{}", db.metadata.namespace.as_deref().unwrap_or(""), db.metadata.name.as_deref().unwrap_or(""))
 }
 

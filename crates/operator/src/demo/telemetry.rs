@@ -42,6 +42,13 @@ impl Canary {
         }
     }
 
+    /// The same canary with another client address (e.g. an IPv6 address unique per
+    /// run, see [`super::canary`]).
+    #[must_use]
+    pub fn with_client_ip(self, client_ip: impl Into<String>) -> Self {
+        Self { client_ip: client_ip.into(), ..self }
+    }
+
     /// The values that must never leave the source database raw.
     pub fn raw_values(&self) -> [&str; 4] {
         [&self.device_id, &self.user_id, &self.email, &self.client_ip]
@@ -82,19 +89,9 @@ async fn replicate_into(
         .into_iter()
         .find(|r| r.spec.source.region == from && r.spec.targets.iter().any(|t| t.region == to))
         .with_context(|| format!("no TelemetryReplica from {from} to {to} in {from}'s cluster"))?;
-    let table = replica.spec.tables.first().context("the replica has no table")?;
-    let source_table = format!("{}.{}", quote_ident(&table.schema), quote_ident(&table.name));
-    let destination = replica
-        .spec
-        .targets
-        .iter()
-        .find(|t| t.region == to)
-        .and_then(|t| t.destination.clone())
-        .context("the replica names no destination table for this target")?;
-    let (dest_schema, dest_table) = destination.split_once('.').unwrap_or(("public", &destination));
-    let destination_sql = format!("{}.{}", quote_ident(dest_schema), quote_ident(dest_table));
+    let route = Route::of(&replica, to)?;
     let source_admin = source.telemetry_admin().await?;
-    let src = connect(&source_admin.with_dbname(&replica.spec.source.database)).await?;
+    let src = connect(&source_admin.with_dbname(&route.source_database)).await?;
     let target_admin = target.telemetry_admin().await?;
     let dst = connect(&target_admin).await?;
 
@@ -106,39 +103,23 @@ async fn replicate_into(
     let region_sum = from.bytes().fold(0u32, |a, b| a.wrapping_add(u32::from(b)));
     let octet = u8::try_from(100 + region_sum % 140).expect("100..240 fits a u8");
     let canary = Canary::new(&tag, octet);
-    src.execute(
-        &format!(
-            "INSERT INTO {source_table} (ts, device_id, user_id, email, client_ip, latitude, longitude, firmware, temperature, battery)
-             VALUES (now(), $1, $2, $3, CAST($4::text AS inet), 48.85661, 2.35222, $5, 21.5, 87)"
-        ),
-        &[&canary.device_id, &canary.user_id, &canary.email, &canary.client_ip, &canary.firmware],
-    )
-    .await
-    .context("inserting the canary row")?;
-    let before = row_json(&src, &source_table, &canary.firmware).await?.context("the inserted row is not there")?;
-    report.say(format!(
-        "inserted into {from} {}.{}.{}: {}",
-        replica.spec.source.database, table.schema, table.name, before.0
-    ));
+    let before = insert_canary(&src, &route.source_table, &canary).await?;
+    report.say(format!("inserted into {from} {}.{}: {}", route.source_database, route.source_name, before.0));
 
     let started = Instant::now();
-    let after = loop {
-        if let Some(row) = row_json(&dst, &destination_sql, &canary.firmware).await? {
-            break row;
-        }
-        if started.elapsed() > timeout {
-            report.fail(format!(
-                "the row did not arrive in {to} {}.{destination} within {} s",
-                target_admin.dbname,
-                timeout.as_secs()
-            ));
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    let Some(after) = wait_row(&dst, &route.destination, &canary.firmware, timeout).await? else {
+        report.fail(format!(
+            "the row did not arrive in {to} {}.{} within {} s",
+            target_admin.dbname,
+            route.destination_name,
+            timeout.as_secs()
+        ));
+        return Ok(());
     };
     report.say(format!(
-        "arrived in {to} {}.{destination} after {:.1} s: {}",
+        "arrived in {to} {}.{} after {:.1} s: {}",
         target_admin.dbname,
+        route.destination_name,
         started.elapsed().as_secs_f64(),
         after.0
     ));
@@ -155,9 +136,86 @@ async fn replicate_into(
     Ok(())
 }
 
+/// Where one replica's rows go from its source to one target: the source table and the
+/// target's destination table (both quoted for SQL, and as written in the spec).
+#[derive(Clone, Debug)]
+pub struct Route {
+    /// The source database (`spec.source.database`).
+    pub source_database: String,
+    /// The first table, `"schema"."name"`.
+    pub source_table: String,
+    /// The first table as `schema.name`, for messages.
+    pub source_name: String,
+    /// The target's destination table, `"schema"."name"`.
+    pub destination: String,
+    /// The destination as written in the spec, for messages.
+    pub destination_name: String,
+}
+
+impl Route {
+    /// The route of `replica`'s first table to target `to` (which must name a
+    /// destination table).
+    pub fn of(replica: &TelemetryReplica, to: &str) -> anyhow::Result<Self> {
+        let table = replica.spec.tables.first().context("the replica has no table")?;
+        let destination = replica
+            .spec
+            .targets
+            .iter()
+            .find(|t| t.region == to)
+            .and_then(|t| t.destination.clone())
+            .context("the replica names no destination table for this target")?;
+        let (dest_schema, dest_table) = destination.split_once('.').unwrap_or(("public", &destination));
+        Ok(Self {
+            source_database: replica.spec.source.database.clone(),
+            source_table: format!("{}.{}", quote_ident(&table.schema), quote_ident(&table.name)),
+            source_name: format!("{}.{}", table.schema, table.name),
+            destination: format!("{}.{}", quote_ident(dest_schema), quote_ident(dest_table)),
+            destination_name: destination.clone(),
+        })
+    }
+}
+
+/// Inserts `canary` as one row of the seed's telemetry shape into `table`; the row as
+/// stored (see [`row_json`]).
+pub async fn insert_canary(
+    src: &tokio_postgres::Client,
+    table: &str,
+    canary: &Canary,
+) -> anyhow::Result<(String, Value, bool)> {
+    src.execute(
+        &format!(
+            "INSERT INTO {table} (ts, device_id, user_id, email, client_ip, latitude, longitude, firmware, temperature, battery)
+             VALUES (now(), $1, $2, $3, CAST($4::text AS inet), 48.85661, 2.35222, $5, 21.5, 87)"
+        ),
+        &[&canary.device_id, &canary.user_id, &canary.email, &canary.client_ip, &canary.firmware],
+    )
+    .await
+    .context("inserting the canary row")?;
+    row_json(src, table, &canary.firmware).await?.context("the inserted row is not there")
+}
+
+/// Polls `table` (every 200 ms, up to `timeout`) for the row tagged `firmware`.
+pub async fn wait_row(
+    dst: &tokio_postgres::Client,
+    table: &str,
+    firmware: &str,
+    timeout: Duration,
+) -> anyhow::Result<Option<(String, Value, bool)>> {
+    let started = Instant::now();
+    loop {
+        if let Some(row) = row_json(dst, table, firmware).await? {
+            return Ok(Some(row));
+        }
+        if started.elapsed() > timeout {
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// The row tagged `firmware` as JSON text (columns in table order) and parsed, plus whether its `ts` is
 /// truncated to the minute.
-async fn row_json(
+pub async fn row_json(
     client: &tokio_postgres::Client,
     table: &str,
     firmware: &str,
@@ -173,7 +231,8 @@ async fn row_json(
     }))
 }
 
-fn is_hmac(value: &Value, raw: &str) -> bool {
+/// Whether `value` is an HMAC-SHA256 in hex (64 hex digits) other than `raw`.
+pub fn is_hmac(value: &Value, raw: &str) -> bool {
     value.as_str().is_some_and(|s| s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()) && s != raw)
 }
 
@@ -192,11 +251,27 @@ fn check_row(report: &mut StepReport, canary: &Canary, (_, row, truncated): &(St
 /// The tables (`schema.table`) of the database
 /// `params` names whose rows, cast to text, contain any of `needles`.
 pub async fn canary_hits(params: &ConnParams, needles: &[&str]) -> anyhow::Result<Vec<String>> {
+    Ok(scan_database(params, needles).await?.hits)
+}
+
+/// What [`scan_database`] looked at and found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scan {
+    /// How many tables were scanned.
+    pub tables: usize,
+    /// `schema.table: N row(s)` for each table with a match.
+    pub hits: Vec<String>,
+}
+
+/// Scans every table (ordinary, partitioned, materialized view) outside the system
+/// schemas of the database `params` names for rows whose text form (every column, so
+/// every text-ish column) contains any of `needles`.
+pub async fn scan_database(params: &ConnParams, needles: &[&str]) -> anyhow::Result<Scan> {
     let client = connect(params).await?;
     let tables = client
         .query(
             "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+             WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
                AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' ORDER BY 1",
             &[],
         )
@@ -205,7 +280,7 @@ pub async fn canary_hits(params: &ConnParams, needles: &[&str]) -> anyhow::Resul
         .iter()
         .map(|n| format!("%{}%", n.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")))
         .collect();
-    let mut hits = Vec::new();
+    let mut scan = Scan { tables: tables.len(), hits: Vec::new() };
     for row in tables {
         let table: String = row.get(0);
         // Quoted by PostgreSQL itself (`format('%I.%I')`).
@@ -213,10 +288,10 @@ pub async fn canary_hits(params: &ConnParams, needles: &[&str]) -> anyhow::Resul
         let count: i64 =
             client.query_one(&sql, &[&patterns]).await.with_context(|| format!("scanning {table}"))?.get(0);
         if count > 0 {
-            hits.push(format!("{table}: {count} row(s)"));
+            scan.hits.push(format!("{table}: {count} row(s)"));
         }
     }
-    Ok(hits)
+    Ok(scan)
 }
 
 #[cfg(test)]

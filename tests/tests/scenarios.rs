@@ -1,0 +1,30 @@
+//! Operator scenarios on one emulated seed topology (or the clusters of
+//! `REGIONSTACK_E2E_KUBECONFIGS`), each creating and removing its own objects so
+//! that their order does not matter: a PiiDatabase applied to the wrong cluster, a
+//! TelemetryReplica exporting a raw identifier, deletion through the finalizers, and
+//! (emulated only) dropped and expired watches.
+
+use e2e::E2e;
+use e2e::scenarios::{deletion, faults, foreign, refused};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_scenarios() {
+    let e2e = E2e::start().await.expect("the clusters under test");
+    e2e.scenario(
+        "a PiiDatabase applied to the wrong cluster: ForeignRegion, nothing created",
+        foreign::foreign_region(&e2e),
+    )
+    .await;
+    e2e.scenario(
+        "a TelemetryReplica exporting a raw identifier: refused, nothing built",
+        refused::raw_pii_refused(&e2e),
+    )
+    .await;
+    e2e.scenario(
+        "kubectl delete cleans up through the finalizers, application data stays",
+        deletion::deletion_cleans_up(&e2e),
+    )
+    .await;
+    e2e.scenario("dropped, expired and compacted watches recover", faults::watch_faults(&e2e)).await;
+    e2e.shutdown().await;
+}

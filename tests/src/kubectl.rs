@@ -55,8 +55,6 @@ impl Kubectl {
     /// the arguments, the exit status and stderr.
     pub async fn run(&self, args: &[&str], stdin: Option<&str>) -> anyhow::Result<String> {
         let shown = format!("[{}] kubectl {}", self.region, args.join(" "));
-        let t0 = std::time::Instant::now();
-        let _trace = Trace(shown.clone(), t0);
         let mut child = tokio::process::Command::new(&self.binary)
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
@@ -156,15 +154,6 @@ impl Kubectl {
                 );
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-}
-
-struct Trace(String, std::time::Instant);
-impl Drop for Trace {
-    fn drop(&mut self) {
-        if std::env::var_os("E2E_TRACE").is_some() {
-            eprintln!("TRACE {:?} {:.2}s {}", std::time::SystemTime::now(), self.1.elapsed().as_secs_f64(), self.0);
         }
     }
 }

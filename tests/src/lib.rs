@@ -35,6 +35,9 @@ use testbed::topology::{BIN_ENV, Topology, TopologyOptions, process::ensure_bina
 /// against those clusters instead of the emulated topology.
 pub const KUBECONFIGS_ENV: &str = "REGIONSTACK_E2E_KUBECONFIGS";
 
+/// Extra arguments of the emulated topology's operators.
+pub const AUDIT_INTERVAL_ARGS: [&str; 2] = ["--audit-interval", "2"];
+
 /// How long a step may wait for the operators.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -60,9 +63,12 @@ impl E2e {
             }
             return Ok(Self { clusters, topology: None, state: None });
         }
+        let begun = Instant::now();
         let binary = ensure_binary("regionstack", "regionstack", Some(BIN_ENV))?;
         let state = tempfile::Builder::new().prefix("regionstack-e2e-").tempdir()?;
-        let options = TopologyOptions::new(state.path()).operator_binary(binary);
+        // A short audit interval: a managed PiiDatabase is looked at again after it
+        // (its CloudNativePG Cluster is not watched), and a hand-made slot is found by it.
+        let options = TopologyOptions::new(state.path()).operator_binary(binary).operator_args(AUDIT_INTERVAL_ARGS);
         let started = async {
             let mut topology = Topology::start(options).await.context("starting the emulated topology")?;
             topology
@@ -73,6 +79,7 @@ impl E2e {
         };
         match started.await {
             Ok(topology) => {
+                eprintln!("e2e: emulated topology up, operators ready ({:.1} s)", begun.elapsed().as_secs_f64());
                 let clusters = regionstack::demo::clusters(&topology);
                 Ok(Self { clusters, topology: Some(topology), state: Some(state) })
             }
@@ -108,6 +115,7 @@ impl E2e {
     /// Runs `step` and fails the test with the step's full report unless it held.
     pub async fn assert_step(&self, step: &Step) -> StepReport {
         let report = step.run(&self.clusters, STEP_TIMEOUT).await;
+        eprintln!("== {}\n{report}", report.title);
         assert!(report.passed, "step failed: {}\n{report}{}", step.title(), self.log_hint());
         report
     }
@@ -154,7 +162,9 @@ impl E2e {
     /// state directory.
     pub async fn shutdown(mut self) {
         if let Some(topology) = self.topology.take() {
+            let begun = Instant::now();
             topology.shutdown().await;
+            eprintln!("e2e: emulated topology stopped ({:.1} s)", begun.elapsed().as_secs_f64());
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct Faults {
     rules: Mutex<Vec<FailRule>>,
     latency_ms: AtomicU64,
     expire_next_watch: AtomicBool,
+    /// Plural resource names whose next watch answers 410 (one entry per watch).
+    expire_next_watch_of: Mutex<Vec<String>>,
     /// Incremented to end every open watch.
     drop_generation: watch::Sender<u64>,
 }
@@ -36,6 +38,7 @@ impl Default for Faults {
             rules: Mutex::new(Vec::new()),
             latency_ms: AtomicU64::new(0),
             expire_next_watch: AtomicBool::new(false),
+            expire_next_watch_of: Mutex::new(Vec::new()),
             drop_generation: watch::channel(0).0,
         }
     }
@@ -81,9 +84,21 @@ impl Faults {
         self.expire_next_watch.store(true, Ordering::SeqCst);
     }
 
-    /// Consume the forced-410 switch.
-    pub fn take_expired_watch(&self) -> bool {
-        self.expire_next_watch.swap(false, Ordering::SeqCst)
+    /// The next watch of `resource` (plural name, e.g. `piidatabases`) answers 410
+    /// Gone: a test can aim the fault at one client when several watch the server.
+    pub fn expire_next_watch_of(&self, resource: &str) {
+        self.expire_next_watch_of.lock().expect("expiry list").push(resource.to_owned());
+    }
+
+    /// Consume a forced 410 for a watch of `resource`: the switch of
+    /// [`Faults::expire_next_watch`], else one entry of [`Faults::expire_next_watch_of`].
+    pub fn take_expired_watch(&self, resource: &str) -> bool {
+        if self.expire_next_watch.swap(false, Ordering::SeqCst) {
+            return true;
+        }
+        let mut aimed = self.expire_next_watch_of.lock().expect("expiry list");
+        let hit = aimed.iter().position(|r| r == resource);
+        hit.map(|i| aimed.remove(i)).is_some()
     }
 
     /// End every open watch (clients see the stream close and must re-watch).

@@ -43,6 +43,7 @@ pub fn serve(state: &Arc<AppState>, rt: ResourceType, namespace: Option<String>,
     // Bookmarks carry the watched type, as kube-apiserver sends them: client-go decodes
     // them into that type and rejects an empty `kind`.
     let bookmark = json!({"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": {}});
+    let plural = rt.plural.clone();
     let selects = move |key: &ObjectKey, object: &Value| {
         key.resource == rt.key()
             && namespace.as_deref().is_none_or(|ns| key.namespace == ns)
@@ -75,7 +76,7 @@ pub fn serve(state: &Arc<AppState>, rt: ResourceType, namespace: Option<String>,
         let inner = state.lock();
         let bookmark_every = inner.config.bookmark_interval;
         let start_rv = inner.store.resource_version();
-        if state.faults.take_expired_watch() {
+        if state.faults.take_expired_watch(&plural) {
             let rv = requested.unwrap_or(0);
             let gone = ApiError::gone(rv, inner.store.resource_version());
             drop(inner);

@@ -450,6 +450,27 @@ async fn drop_watches_ends_open_streams_and_expire_next_watch_answers_one_410() 
 }
 
 #[tokio::test]
+async fn expire_next_watch_of_hits_only_that_resource() {
+    let emulator = KubeEmulator::start().await.unwrap();
+    let client = emulator.client();
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client, "default");
+    let wp = WatchParams::default().disable_bookmarks();
+    emulator.faults().expire_next_watch_of("secrets");
+    // A ConfigMap watch is not the one aimed at: it stays live.
+    let mut live = watch(&maps, &wp, &emulator.resource_version().to_string()).await;
+    let x = create_cm(&maps, "x", &[], "1").await;
+    assert_eq!(take(&mut live, 1).await, vec![("ADDED", "x".to_owned(), rv_of(&x))]);
+    // The next Secret watch gets the 410, once.
+    let rv = emulator.resource_version().to_string();
+    let mut gone = secrets.watch(&wp, &rv).await.unwrap().boxed();
+    let first = within("the 410", gone.next()).await.expect("an event").expect("a decodable event");
+    assert!(matches!(&first, WatchEvent::Error(e) if e.code == 410), "{first:?}");
+    let mut fine = secrets.watch(&wp.clone().timeout(1), &rv).await.unwrap().boxed();
+    assert!(within("a clean end", fine.next()).await.is_none(), "only one watch is expired");
+}
+
+#[tokio::test]
 async fn watch_event_objects_decode_as_typed_config_maps() {
     let emulator = KubeEmulator::start().await.unwrap();
     let api: Api<ConfigMap> = Api::namespaced(emulator.client(), "default");

@@ -76,6 +76,7 @@ async fn check(e2e: &mut E2e, replica: &ScratchReplica) -> anyhow::Result<()> {
 
     topology.start_operator(&replica.from)?;
     topology.wait_ready(&replica.from, Instant::now() + TIMEOUT).await?;
+    eprintln!("restarted, /ready after {:.1} s", started.elapsed().as_secs_f64());
     for side in [0, 1] {
         replica
             .kubectl(side)
@@ -91,6 +92,7 @@ async fn check(e2e: &mut E2e, replica: &ScratchReplica) -> anyhow::Result<()> {
             .with_context(|| format!("after restarting {}'s operator", replica.from))?;
     }
 
+    eprintln!("both sides Ready after {:.1} s", started.elapsed().as_secs_f64());
     replica.insert("after-restart").await?;
     eventually("the row in the destination table", TIMEOUT, || async {
         Ok((replica.rows(true, "after-restart").await? >= 1).then_some(()))

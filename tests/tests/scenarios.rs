@@ -12,19 +12,19 @@ async fn operator_scenarios() {
     let e2e = E2e::start().await.expect("the clusters under test");
     e2e.scenario(
         "a PiiDatabase applied to the wrong cluster: ForeignRegion, nothing created",
-        foreign::foreign_region(&e2e),
+        Box::pin(foreign::foreign_region(&e2e)),
     )
     .await;
     e2e.scenario(
         "a TelemetryReplica exporting a raw identifier: refused, nothing built",
-        refused::raw_pii_refused(&e2e),
+        Box::pin(refused::raw_pii_refused(&e2e)),
     )
     .await;
     e2e.scenario(
         "kubectl delete cleans up through the finalizers, application data stays",
-        deletion::deletion_cleans_up(&e2e),
+        Box::pin(deletion::deletion_cleans_up(&e2e)),
     )
     .await;
-    e2e.scenario("dropped, expired and compacted watches recover", faults::watch_faults(&e2e)).await;
+    e2e.scenario("dropped, expired and compacted watches recover", Box::pin(faults::watch_faults(&e2e))).await;
     e2e.shutdown().await;
 }

@@ -125,6 +125,15 @@ pub async fn census(cluster: &RegionCluster) -> anyhow::Result<String> {
     ))
 }
 
+/// Polls [`census`] until it holds (replicas still converging, e.g. right after the
+/// topology started, call for objects they have not built or reported yet); the
+/// error is the last difference. A duplicate or leftover never goes away by itself,
+/// so it still fails, after `timeout`.
+pub async fn wait_census(cluster: &RegionCluster, timeout: std::time::Duration) -> anyhow::Result<String> {
+    crate::eventually(&format!("[{}] census", cluster.region), timeout, || async { census(cluster).await.map(Some) })
+        .await
+}
+
 /// Everything carrying `replica_id`'s mark (`regionstack:<id>`) on the server `admin`
 /// reaches: relations, functions and publications in every database, and roles.
 pub async fn marked_objects(admin: &ConnParams, replica_id: &str) -> anyhow::Result<Vec<String>> {

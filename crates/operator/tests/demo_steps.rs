@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use kube::Api;
 use kube::api::{DynamicObject, Patch, PatchParams};
-use regionstack::demo::{RegionCluster, clusters, pii, telemetry};
+use regionstack::demo::{RegionCluster, canary, clusters, pii, telemetry};
 use regionstack_api::{PiiDatabase, Region, TelemetryReplica};
 use regionstack_sql::telemetry::BOUNDARY_DB;
 use regionstack_sql::telemetry::export::{ExportSpec, apply_export};
@@ -61,6 +61,25 @@ async fn build_by_hand(source: &RegionCluster, target: &RegionCluster, replica: 
         destination: target_entry.destination.clone(),
     };
     apply_import(&target.telemetry_admin().await.unwrap(), &import).await.expect("import");
+}
+
+/// Reports object `namespace/name` Ready (status subresource, by hand).
+async fn ready_by_hand<K>(cluster: &RegionCluster, namespace: &str, name: &str)
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let status = serde_json::json!({
+        "apiVersion": regionstack_api::API_VERSION, "kind": K::kind(&()),
+        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Reconciled", "message": "by hand",
+            "lastTransitionTime": "2024-01-01T00:00:00Z"}]}
+    });
+    Api::<K>::namespaced(cluster.client.clone(), namespace)
+        .patch_status(name, &PatchParams::apply("test-by-hand").force(), &Patch::Apply(&status))
+        .await
+        .unwrap();
 }
 
 /// Installs the guardrail in PiiDatabase `name`'s database and reports it Ready.
@@ -135,6 +154,29 @@ async fn steps_hold_on_a_hand_built_topology() {
     assert!(report.passed, "{report}");
     assert!(report.lines.iter().any(|l| l.contains("ERROR 42501: regionstack: PII database customers")), "{report}");
     assert!(report.lines.iter().any(|l| l.contains("ERROR 42501: regionstack: PII database app")), "{report}");
+
+    // The canary scan over the hand-built paths (each replica reported Ready by hand in
+    // its source cluster): nothing of one region is found in another.
+    for (cluster, name) in [(eu1, "device-metrics-eu-west-1"), (eu3, "device-metrics-eu-west-3")] {
+        ready_by_hand::<TelemetryReplica>(cluster, "telemetry", name).await;
+    }
+    let report = canary::canary_scan(&clusters, timeout).await;
+    assert!(report.passed, "{report}");
+    assert!(report.lines.iter().any(|l| l.contains("[ap-south-1] PII server")), "{report}");
+    // eu-west-3's PII Secret pointed at eu-west-1's server (as a misconfiguration
+    // would): eu-west-3's canary lands on eu-west-1's server, and the scan finds it.
+    let data = eu1.secret_data("customers", "customers-eu-west-1-admin").await.unwrap();
+    let secret = serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "customers-eu-west-3-admin", "namespace": "customers"},
+        "stringData": data.keys().map(|k| (k.clone(), text(&data, k))).collect::<BTreeMap<_, _>>(),
+    });
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(eu3.client.clone(), "customers")
+        .patch("customers-eu-west-3-admin", &PatchParams::apply("test-by-hand").force(), &Patch::Apply(&secret))
+        .await
+        .unwrap();
+    let report = canary::canary_scan(&clusters, timeout).await;
+    assert!(!report.passed, "{report}");
+    assert!(report.lines.iter().any(|l| l.contains("FOUND in public.regionstack_canary")), "{report}");
 
     topology.shutdown().await;
 }

@@ -115,7 +115,7 @@ async fn check(e2e: &E2e, replica: &ScratchReplica, pii: &ScratchPii, name: &str
     ensure!(pii.accounts().await? == 2, "the PII application rows were touched");
     // Every other replica still has its objects, once each.
     for cluster in [from, to] {
-        db::census(cluster).await?;
+        db::wait_census(cluster, TIMEOUT).await?;
     }
     Ok(())
 }

@@ -162,7 +162,7 @@ async fn check(
     ensure!(triggers.len() == 3, "guardrails after the faults: {triggers:?}");
     for c in &e2e.clusters {
         if e2e.active_regions().await?.contains(&c.region) {
-            db::census(c).await?;
+            db::wait_census(c, TIMEOUT).await?;
         }
     }
     let report = Step::Settle.run(&e2e.clusters, TIMEOUT).await;

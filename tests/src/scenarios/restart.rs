@@ -101,7 +101,7 @@ async fn check(e2e: &mut E2e, replica: &ScratchReplica) -> anyhow::Result<()> {
     let arrived = replica.rows(true, "after-restart").await?;
     ensure!(arrived == 1, "the row arrived {arrived} times in {}", replica.to);
     for region in [&replica.from, &replica.to] {
-        db::census(e2e.cluster(region)).await.context("after the restart")?;
+        db::wait_census(e2e.cluster(region), TIMEOUT).await.context("after the restart")?;
     }
     Ok(())
 }

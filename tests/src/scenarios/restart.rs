@@ -1,20 +1,27 @@
 //! An operator killed mid-reconcile and restarted converges without duplicates
 //! (DESIGN I5; emulated only: it needs control of the operator processes). A
-//! dedicated replica is applied with kubectl to its source and target clusters; the
-//! moment the source operator has recorded its footprint (finalizer and annotation,
-//! written ahead of building) and before it reports the side Ready, it is killed with
-//! SIGKILL, as a crash would. Restarted, it finishes: both sides Ready at the current
-//! generation, a row inserted afterwards arrives exactly once, and each region's
-//! telemetry server holds exactly one of every publication, slot and subscription
-//! its replicas call for (census), nothing twice and nothing left over.
+//! dedicated replica is applied with kubectl to its source and target clusters while
+//! the test holds an exclusive lock on the replica's source table, so the source
+//! operator's build stops at the hop-1 publication: footprint recorded (finalizer and
+//! annotation, written ahead), boundary objects built, nothing of hop 1 yet, side not
+//! Ready. Exactly then it is killed with SIGKILL, as a crash would, and the lock is
+//! released. Restarted (it takes the Lease once the dead holder's lease expires), it
+//! finishes: both sides Ready at the current generation, a row inserted afterwards
+//! arrives exactly once, and each region's telemetry server holds exactly one of every
+//! publication, slot and subscription its replicas call for (census), nothing twice
+//! and nothing left over.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context as _, ensure};
 use kube::{Api, ResourceExt};
+use regionstack::controller::FINALIZER;
 use regionstack::controller::telemetry::build::BUILT_ANNOTATION;
 use regionstack_api::TelemetryReplica;
 use regionstack_api::condition::find_condition;
+use regionstack_sql::connect;
+use regionstack_sql::ident::quote_ident;
+use regionstack_sql::telemetry::Names;
 
 use super::TIMEOUT;
 use crate::scratch::{REPLICA_NAMESPACE, ScratchReplica};
@@ -31,6 +38,13 @@ pub async fn restart_mid_reconcile(e2e: &mut E2e) -> anyhow::Result<()> {
     let (from, to) = (from.clone(), to.clone());
     let replica = ScratchReplica::create(&from, &to, "restart", false).await?;
     let outcome = check(e2e, &replica).await;
+    // A failure may have left the operator dead: the cleanup needs it (finalizers).
+    if let Some(topology) = e2e.topology()
+        && topology.region(&from.region).operator_pid().is_none()
+    {
+        topology.start_operator(&from.region)?;
+        topology.wait_ready(&from.region, Instant::now() + TIMEOUT).await?;
+    }
     let cleaned = replica.cleanup().await;
     outcome.and(cleaned)
 }
@@ -47,36 +61,50 @@ fn ready_now(obj: &TelemetryReplica) -> bool {
 async fn check(e2e: &mut E2e, replica: &ScratchReplica) -> anyhow::Result<()> {
     let source = e2e.cluster(&replica.from).clone();
     let api: Api<TelemetryReplica> = Api::namespaced(source.client.clone(), REPLICA_NAMESPACE);
-    replica.apply().await?;
+    let table = format!("public.{}", quote_ident(&replica.table));
 
-    // Watch for the write-ahead footprint as closely as the API allows.
+    // Hold the source table: the operator's CREATE PUBLICATION waits for the lock.
+    let holder = connect(replica.source_admin()).await?;
+    holder.batch_execute(&format!("BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")).await?;
     let started = Instant::now();
-    let recorded = loop {
-        if let Some(obj) = api.get_opt(&replica.name).await?
-            && obj.annotations().contains_key(BUILT_ANNOTATION)
-        {
-            break obj;
-        }
-        ensure!(started.elapsed() < TIMEOUT, "[{}] no footprint recorded within {} s", replica.from, TIMEOUT.as_secs());
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    replica.apply().await?;
+    let observer = connect(replica.source_admin()).await?;
+    let waiting = "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                    WHERE NOT l.granted AND l.relation = to_regclass($1) AND a.application_name = 'regionstack'";
+    eventually(
+        &format!("[{}] the operator's build waiting on the locked source table", replica.from),
+        TIMEOUT,
+        || async {
+            let n: i64 = observer.query_one(waiting, &[&table]).await?.get(0);
+            Ok((n > 0).then_some(()))
+        },
+    )
+    .await?;
     let topology = e2e.topology().context("emulated topology")?;
     topology.kill_operator(&replica.from);
+    holder.batch_execute("ROLLBACK").await?;
     let at_kill = api.get(&replica.name).await?;
     ensure!(
-        !ready_now(&recorded) && !ready_now(&at_kill),
-        "[{}] the source side was already Ready when its operator was killed: not mid-reconcile",
+        at_kill.annotations().contains_key(BUILT_ANNOTATION) && at_kill.finalizers().iter().any(|f| f == FINALIZER),
+        "[{}] killed before the footprint was recorded",
+        replica.from
+    );
+    ensure!(!ready_now(&at_kill), "[{}] the source side was Ready when its operator was killed", replica.from);
+    let names = Names::new(&replica.id());
+    let partial = db::replication_objects(replica.source_admin()).await?;
+    ensure!(
+        !partial.iter().any(|o| o.ends_with(&format!("/{}", names.hop1()))),
+        "[{}] hop 1 was built although its table was locked: {partial:?}",
         replica.from
     );
     eprintln!(
-        "killed {}'s operator {:.2} s after the apply, footprint recorded, side not Ready",
+        "killed {}'s operator {:.1} s after the apply, mid-build (footprint recorded, hop 1 not built)",
         replica.from,
         started.elapsed().as_secs_f64()
     );
 
     topology.start_operator(&replica.from)?;
     topology.wait_ready(&replica.from, Instant::now() + TIMEOUT).await?;
-    eprintln!("restarted, /ready after {:.1} s", started.elapsed().as_secs_f64());
     for side in [0, 1] {
         replica
             .kubectl(side)
@@ -91,8 +119,8 @@ async fn check(e2e: &mut E2e, replica: &ScratchReplica) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("after restarting {}'s operator", replica.from))?;
     }
+    eprintln!("both sides Ready {:.1} s after the apply", started.elapsed().as_secs_f64());
 
-    eprintln!("both sides Ready after {:.1} s", started.elapsed().as_secs_f64());
     replica.insert("after-restart").await?;
     eventually("the row in the destination table", TIMEOUT, || async {
         Ok((replica.rows(true, "after-restart").await? >= 1).then_some(()))

@@ -3,9 +3,9 @@
 //! dedicated replica is applied with kubectl to its source and target clusters while
 //! the test holds an exclusive lock on the replica's source table, so the source
 //! operator's build stops at the hop-1 publication: footprint recorded (finalizer and
-//! annotation, written ahead), boundary objects built, nothing of hop 1 yet, side not
-//! Ready. Exactly then it is killed with SIGKILL, as a crash would, and the lock is
-//! released. Restarted (it takes the Lease once the dead holder's lease expires), it
+//! annotation, written ahead), boundary objects built, side not Ready. Exactly then it
+//! is killed with SIGKILL, as a crash would, and the lock is released: the statement
+//! in flight completes server-side, nothing after it (no hop-1 slot or subscription). Restarted (it takes the Lease once the dead holder's lease expires), it
 //! finishes: both sides Ready at the current generation, a row inserted afterwards
 //! arrives exactly once, and each region's telemetry server holds exactly one of every
 //! publication, slot and subscription its replicas call for (census), nothing twice
@@ -90,15 +90,27 @@ async fn check(e2e: &mut E2e, replica: &ScratchReplica) -> anyhow::Result<()> {
         replica.from
     );
     ensure!(!ready_now(&at_kill), "[{}] the source side was Ready when its operator was killed", replica.from);
+    // The statement the dead operator left waiting completes server-side once the lock
+    // is gone (PostgreSQL notices the lost client only when it answers); nothing after
+    // it ran: no hop-1 slot, no hop-1 subscription.
+    eventually("the dead operator's statement finished", TIMEOUT, || async {
+        let n: i64 = observer.query_one(waiting, &[&table]).await?.get(0);
+        Ok((n == 0).then_some(()))
+    })
+    .await?;
     let names = Names::new(&replica.id());
     let partial = db::replication_objects(replica.source_admin()).await?;
+    let hop1 = [
+        format!("slot {}/{}", replica.source_database, names.hop1()),
+        format!("subscription regionstack_boundary/{}", names.hop1()),
+    ];
     ensure!(
-        !partial.iter().any(|o| o.ends_with(&format!("/{}", names.hop1()))),
+        !partial.iter().any(|o| hop1.contains(o)),
         "[{}] hop 1 was built although its table was locked: {partial:?}",
         replica.from
     );
     eprintln!(
-        "killed {}'s operator {:.1} s after the apply, mid-build (footprint recorded, hop 1 not built)",
+        "killed {}'s operator {:.1} s after the apply, mid-build (footprint recorded, no hop-1 slot or subscription)",
         replica.from,
         started.elapsed().as_secs_f64()
     );

@@ -111,16 +111,16 @@ fn builds_an_existing_package_and_binary_locked_without_demo() {
     // package builds.
     let (_, stages) = stages();
     let install = stages[0].iter().find(|i| i.contains("target/release/")).expect("the builder copies the binary");
-    let built = install.split("target/release/").nth(1).unwrap().split_whitespace().next().unwrap();
-    assert!(bins.contains(&built), "the Dockerfile copies binary {built:?}; package {package} builds {bins:?}");
+    let binary = install.split("target/release/").nth(1).unwrap().split_whitespace().next().unwrap();
+    assert!(bins.contains(&binary), "the Dockerfile copies binary {binary:?}; package {package} builds {bins:?}");
     let runtime = stages.last().unwrap();
     assert!(
-        runtime.iter().any(|i| i.starts_with("COPY --from=builder") && i.ends_with(&format!(" /{built}"))),
-        "the runtime stage does not copy /{built}: {runtime:#?}"
+        runtime.iter().any(|i| i.starts_with("COPY --from=builder") && i.ends_with(&format!(" /{binary}"))),
+        "the runtime stage does not copy /{binary}: {runtime:#?}"
     );
     assert!(
-        runtime.iter().any(|i| i == &format!("ENTRYPOINT [\"/{built}\"]")),
-        "ENTRYPOINT is not [\"/{built}\"]: {runtime:#?}"
+        runtime.iter().any(|i| i == &format!("ENTRYPOINT [\"/{binary}\"]")),
+        "ENTRYPOINT is not [\"/{binary}\"]: {runtime:#?}"
     );
     assert!(runtime.iter().any(|i| i == "CMD [\"run\"]"), "CMD is not [\"run\"]");
 }

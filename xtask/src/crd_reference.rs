@@ -27,10 +27,43 @@ pub fn render(crds: &[(&str, CustomResourceDefinition)]) -> anyhow::Result<Strin
         let kind = &crd.spec.names.kind;
         writeln!(out, "- [{kind}](#{})", kind.to_lowercase())?;
     }
+    writeln!(out, "- [Reason codes](#reason-codes)")?;
     for (file, crd) in crds {
         render_crd(&mut out, file, crd)?;
     }
+    render_reason_codes(&mut out)?;
     Ok(out)
+}
+
+/// The stable reason codes (DESIGN §4) with their descriptions, from the schema of
+/// [`regionstack_api::ReasonCode`].
+fn render_reason_codes(out: &mut String) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "\n## Reason codes\n\n\
+         The stable reason codes of `status.conditions[].reason`, `status.violations[].code`,\n\
+         Events and `regionstack check`. Codes may be added, none is ever renamed. Conditions\n\
+         also carry progress and error reasons of the operator (`Reconciled`, `Compliant`,\n\
+         `Provisioning`, `SecretMissing`, `SlotLost`, …), listed with their Argo CD health in\n\
+         [docs/argocd/README.md](../argocd/README.md).\n\n\
+         | code | meaning | decidable offline (`regionstack check`) |\n| --- | --- | --- |"
+    )?;
+    let schema = serde_json::to_value(schemars::schema_for!(regionstack_api::ReasonCode))?;
+    let variants = schema.get("oneOf").and_then(Value::as_array).cloned().unwrap_or_default();
+    for code in regionstack_api::ReasonCode::ALL {
+        let description = variants
+            .iter()
+            .find(|v| v.get("const").and_then(Value::as_str) == Some(code.as_str()))
+            .and_then(|v| v.get("description").and_then(Value::as_str))
+            .ok_or_else(|| anyhow::anyhow!("reason code {code} has no description in its schema"))?;
+        let offline = if code.offline_decidable() { "yes" } else { "no" };
+        writeln!(
+            out,
+            "| `{code}` | {} | {offline} |",
+            cell(&description.split_whitespace().collect::<Vec<_>>().join(" "))
+        )?;
+    }
+    Ok(())
 }
 
 fn render_crd(out: &mut String, file: &str, crd: &CustomResourceDefinition) -> anyhow::Result<()> {

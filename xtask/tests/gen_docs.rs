@@ -51,6 +51,7 @@ fn every_kind_has_a_health_check_and_a_reference_section() {
         "default `Enforce`",
         "CEL `self == oldSelf`",
         "list type `map`, keyed by `name`",
+        "| `RogueReplication` | A publication, subscription, slot or standby",
     ] {
         assert!(reference.contains(needle), "the CRD reference lacks {needle:?}");
     }

@@ -126,6 +126,30 @@ fn builds_an_existing_package_and_binary_locked_without_demo() {
 }
 
 #[test]
+fn the_build_context_has_the_workspace_and_not_the_target_directory() {
+    let ignore = std::fs::read_to_string(workspace().join(".dockerignore")).expect(".dockerignore at the root");
+    let patterns: Vec<&str> = ignore.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    for needed in ["target/", ".git/"] {
+        assert!(patterns.contains(&needed), ".dockerignore lacks {needed} (the context would carry it)");
+    }
+    // `cargo build --locked` needs Cargo.lock and every workspace member's manifest.
+    let meta = metadata();
+    let root = meta["workspace_root"].as_str().unwrap();
+    let mut needed = vec!["Cargo.lock".to_owned(), "Cargo.toml".to_owned()];
+    for pkg in meta["packages"].as_array().unwrap() {
+        let manifest = pkg["manifest_path"].as_str().unwrap();
+        needed.push(manifest.strip_prefix(root).unwrap().trim_start_matches('/').to_owned());
+    }
+    for path in &needed {
+        let first = path.split('/').next().unwrap();
+        assert!(
+            !patterns.iter().any(|p| p.trim_end_matches('/') == first || p.trim_end_matches('/') == path),
+            ".dockerignore excludes {path}, which the build needs"
+        );
+    }
+}
+
+#[test]
 fn builder_rust_is_not_older_than_the_workspace_rust_version() {
     let (preamble, stages) = stages();
     let arg = preamble

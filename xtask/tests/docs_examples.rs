@@ -56,3 +56,23 @@ fn the_application_set_passes_each_clusters_region_to_the_chart() {
     assert!(name.contains(label), "Application names must differ per cluster: {name}");
     assert_eq!(operator["spec"]["template"]["spec"]["destination"]["server"], "{{ .server }}");
 }
+
+#[test]
+fn relative_links_of_the_shipping_docs_resolve() {
+    let root = workspace_root();
+    for doc in ["docs/install.md", "docs/auditors.md", "docs/argocd/README.md", "docs/reference/crds.md", "README.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap();
+        // Links outside code: drop every `...` span (and so every ``` block).
+        let text: String = text.split('`').step_by(2).collect();
+        let dir = root.join(doc).parent().unwrap().to_path_buf();
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find("](") {
+            rest = &rest[start + 2..];
+            let end = rest.find(')').expect("a closed link");
+            let target = rest[..end].split('#').next().unwrap();
+            if !(target.is_empty() || target.starts_with("http://") || target.starts_with("https://")) {
+                assert!(dir.join(target).exists(), "{doc} links to {target}, which does not exist");
+            }
+        }
+    }
+}

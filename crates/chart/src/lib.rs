@@ -346,6 +346,14 @@ impl Chart {
         Ok(Self { dir: dir.to_owned(), metadata, defaults, schema, templates, crds })
     }
 
+    /// Render without checking values.schema.json, like `helm template
+    /// --skip-schema-validation` (what the templates' own `required` checks are for).
+    #[must_use]
+    pub fn skip_schema_validation(mut self) -> Self {
+        self.schema = None;
+        self
+    }
+
     /// The chart's directory.
     pub fn dir(&self) -> &Path {
         &self.dir

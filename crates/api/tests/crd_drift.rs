@@ -59,8 +59,9 @@ fn check_drift(dir: &Path, label: &str) -> Result<(), String> {
         .collect();
     extra.sort();
     for name in extra {
-        problems
-            .push(format!("{label}/{name} is not generated from any type in crates/api (delete it if the kind is gone)"));
+        problems.push(format!(
+            "{label}/{name} is not generated from any type in crates/api (delete it if the kind is gone)"
+        ));
     }
 
     if problems.is_empty() {

@@ -7,7 +7,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (path, value) = arg.split_once('=').ok_or("arguments are path=value, like --set")?;
         values = values.set(path, value);
     }
-    let rendered = chart::Chart::regionstack()?.render(&chart::Release::new("regionstack", "regionstack-system"), &values)?;
+    let rendered =
+        chart::Chart::regionstack()?.render(&chart::Release::new("regionstack", "regionstack-system"), &values)?;
     print!("{}", rendered.to_yaml());
     eprintln!("NOTES:\n{}", rendered.notes);
     Ok(())

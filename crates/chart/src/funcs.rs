@@ -97,7 +97,7 @@ fn is_empty(value: &Value) -> bool {
         Value::String(s) => s.is_empty(),
         Value::Array(a) => a.is_empty(),
         Value::Map(m) | Value::Object(m) => m.is_empty(),
-        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::Number(n) => n.as_i64() == Some(0) || n.as_u64() == Some(0) || n.as_f64() == Some(0.0),
         Value::Function(_) => false,
     }
 }
@@ -148,12 +148,14 @@ fn go_quote(s: &str) -> String {
 }
 
 /// `quote A B ...`: each non-nil argument double-quoted, space separated.
+#[allow(clippy::unnecessary_wraps)] // gtmpl's `Func` signature
 fn quote(args: &[Value]) -> Result<Value, FuncError> {
     let parts: Vec<String> =
         args.iter().filter(|a| !matches!(a, Value::Nil | Value::NoValue)).map(|a| go_quote(&text(a))).collect();
     Ok(Value::String(parts.join(" ")))
 }
 
+#[allow(clippy::unnecessary_wraps)] // gtmpl's `Func` signature
 fn squote(args: &[Value]) -> Result<Value, FuncError> {
     let parts: Vec<String> =
         args.iter().filter(|a| !matches!(a, Value::Nil | Value::NoValue)).map(|a| format!("'{}'", text(a))).collect();

@@ -40,6 +40,7 @@ mod funcs;
 mod values;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use gtmpl::Context;
@@ -237,7 +238,11 @@ impl Rendered {
     /// All manifests as one multi-document YAML stream (`helm template` minus the
     /// `# Source:` comments' exact layout), CRDs not included.
     pub fn to_yaml(&self) -> String {
-        self.manifests.iter().map(|m| format!("---\n# Source: {}\n{}\n", m.template, m.yaml.trim_end())).collect()
+        let mut out = String::new();
+        for m in &self.manifests {
+            let _ = write!(out, "---\n# Source: {}\n{}\n", m.template, m.yaml.trim_end());
+        }
+        out
     }
 
     /// The CRD files concatenated, as `kubectl apply -f crds/` would read them.
@@ -462,6 +467,22 @@ impl Chart {
         manifests.sort_by_key(|m| rank(m.kind()));
         Ok(Rendered { manifests, crds: self.crds.clone(), notes, values })
     }
+}
+
+/// Render one template `text` (which may `define` templates for `include`) with `data`
+/// as `.`, with the same functions and `<no value>` handling as a chart render: for
+/// testing the functions, and for one-off snippets.
+pub fn render_str(text: &str, data: &Json) -> Result<String, Error> {
+    let name = "<string>";
+    let fail = |message: String| Error::Template { template: name.to_owned(), message };
+    funcs::with_sources(vec![(name.to_owned(), text.to_owned())], || {
+        let mut tmpl = funcs::template_set(name).map_err(fail)?;
+        if !text.contains("define") {
+            tmpl.parse(text.to_owned()).map_err(|e| fail(e.to_string()))?;
+        }
+        let out = tmpl.render(&Context::from(values::to_gtmpl(data))).map_err(|e| fail(e.to_string()))?;
+        Ok(out.replace("<no value>", ""))
+    })
 }
 
 /// Split a template's output on `---` lines, drop empty documents, parse the rest.

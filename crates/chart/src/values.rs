@@ -130,9 +130,7 @@ pub fn to_gtmpl(value: &Json) -> Value {
         }
         Json::String(s) => Value::String(s.clone()),
         Json::Array(items) => Value::Array(items.iter().map(to_gtmpl).collect()),
-        Json::Object(map) => {
-            Value::Map(map.iter().map(|(k, v)| (k.clone(), to_gtmpl(v))).collect::<HashMap<_, _>>())
-        }
+        Json::Object(map) => Value::Map(map.iter().map(|(k, v)| (k.clone(), to_gtmpl(v))).collect::<HashMap<_, _>>()),
     }
 }
 

@@ -70,7 +70,8 @@ impl Kubectl {
     /// The release namespace, applied from YAML: `kubectl create namespace` sends
     /// protobuf, which the emulator does not speak (it answers 415).
     async fn namespace(&self, dir: &Path, name: &str) {
-        let file = write(dir, "namespace.yaml", &format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n"));
+        let file =
+            write(dir, "namespace.yaml", &format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n"));
         self.ok(&["apply", "-f", &file]).await;
     }
 }
@@ -161,15 +162,21 @@ async fn the_rendered_chart_applies_dry_run_then_for_real() {
     assert_eq!(found, expected_names(&rendered));
 
     // What the server stored is what was rendered (spot checks on the parts that matter).
-    let stored: Value = serde_json::from_str(&kubectl.ok(&["get", "clusterrole", "regionstack", "-o", "json"]).await).unwrap();
+    let stored: Value =
+        serde_json::from_str(&kubectl.ok(&["get", "clusterrole", "regionstack", "-o", "json"]).await).unwrap();
     assert_eq!(stored["rules"], rendered.one("ClusterRole").unwrap().object["rules"]);
     let stored: Value =
         serde_json::from_str(&kubectl.ok(&["-n", NAMESPACE, "get", "deployment", "regionstack", "-o", "json"]).await)
             .unwrap();
     let container = &stored["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
-    assert_eq!(container["args"], rendered.one("Deployment").unwrap().object["spec"]["template"]["spec"]["containers"][0]["args"]);
-    let sm = kubectl.ok(&["-n", NAMESPACE, "get", "servicemonitor", "regionstack", "-o", "jsonpath={.spec.endpoints[0].port}"]).await;
+    assert_eq!(
+        container["args"],
+        rendered.one("Deployment").unwrap().object["spec"]["template"]["spec"]["containers"][0]["args"]
+    );
+    let sm = kubectl
+        .ok(&["-n", NAMESPACE, "get", "servicemonitor", "regionstack", "-o", "jsonpath={.spec.endpoints[0].port}"])
+        .await;
     assert_eq!(sm, "metrics");
 
     // Applying again changes nothing, and server-side apply (Helm 4's way) agrees.
@@ -193,7 +200,7 @@ async fn the_rbac_objects_alone_apply_into_a_fresh_namespace() {
         .unwrap()
         .render(&Release::new("rs", "ops"), &Values::new().set("region", "ap-south-1"))
         .unwrap();
-    let rbac: String = rendered.rbac_objects().iter().map(|m| format!("---\n{}", m.yaml)).collect();
+    let rbac: String = rendered.rbac_objects().iter().map(|m| ["---\n", &m.yaml].concat()).collect();
     let file = write(dir.path(), "rbac.yaml", &rbac);
     kubectl.namespace(dir.path(), "ops").await;
     let out = kubectl.ok(&["apply", "-f", &file]).await;
@@ -207,7 +214,8 @@ async fn the_rbac_objects_alone_apply_into_a_fresh_namespace() {
             "serviceaccount/rs-regionstack created",
         ]
     );
-    let names = kubectl.ok(&["-n", "ops", "get", "role", "rs-regionstack", "-o", "jsonpath={.rules[1].resourceNames}"]).await;
+    let names =
+        kubectl.ok(&["-n", "ops", "get", "role", "rs-regionstack", "-o", "jsonpath={.rules[1].resourceNames}"]).await;
     assert_eq!(names, r#"["regionstack-ap-south-1"]"#);
     emulator.shutdown().await;
 }

@@ -12,10 +12,13 @@ fn release() -> Release {
     Release::new("regionstack", "regionstack-system")
 }
 
+// By value: the builder chains at the call sites read better.
+#[allow(clippy::needless_pass_by_value)]
 fn render(values: Values) -> Result<Rendered, Error> {
     Chart::regionstack().expect("charts/regionstack loads").render(&release(), &values)
 }
 
+#[allow(clippy::needless_pass_by_value)]
 fn render_ok(values: Values) -> Rendered {
     render(values).unwrap_or_else(|e| panic!("rendering failed: {e}"))
 }
@@ -72,7 +75,8 @@ fn defaults_with_a_region_render_every_kind_in_install_order() {
 
 #[test]
 fn every_document_parses_and_the_deployment_is_a_valid_typed_object() {
-    let rendered = render_ok(region().set("networkPolicy.enabled", "true").set("metrics.serviceMonitor.enabled", "true"));
+    let rendered =
+        render_ok(region().set("networkPolicy.enabled", "true").set("metrics.serviceMonitor.enabled", "true"));
     for m in &rendered.manifests {
         let again: Value = serde_norway::from_str(&m.yaml).unwrap_or_else(|e| panic!("{}: {e}", m.template));
         assert_eq!(again, m.object);
@@ -220,13 +224,21 @@ fn toggles_change_the_output() {
     let np = &fenced.one("NetworkPolicy").expect("a NetworkPolicy").object["spec"];
     assert_eq!(np["policyTypes"], json!(["Ingress", "Egress"]));
     assert_eq!(np["ingress"], json!([]), "no metricsFrom: no ingress");
-    let egress_ports: Vec<i64> =
-        np["egress"].as_array().unwrap().iter().flat_map(|r| r["ports"].as_array().unwrap().clone()).map(|p| p["port"].as_i64().unwrap()).collect();
+    let egress_ports: Vec<i64> = np["egress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["ports"].as_array().unwrap().clone())
+        .map(|p| p["port"].as_i64().unwrap())
+        .collect();
     assert_eq!(egress_ports, [443, 6443, 5432, 53, 53]);
     let scraped = render_ok(
         region()
             .set("networkPolicy.enabled", "true")
-            .set_json("networkPolicy.metricsFrom", json!([{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]))
+            .set_json(
+                "networkPolicy.metricsFrom",
+                json!([{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]),
+            )
             .set_json("networkPolicy.postgresPorts", json!([5432, 6432])),
     );
     let np = &scraped.one("NetworkPolicy").unwrap().object["spec"];
@@ -292,7 +304,10 @@ fn names_follow_the_release() {
     let role = &other.one("Role").unwrap().object;
     assert_eq!(role["metadata"]["namespace"], "platform");
     let crb = &other.one("ClusterRoleBinding").unwrap().object;
-    assert_eq!(crb["subjects"][0], json!({"kind": "ServiceAccount", "name": "ops-regionstack", "namespace": "platform"}));
+    assert_eq!(
+        crb["subjects"][0],
+        json!({"kind": "ServiceAccount", "name": "ops-regionstack", "namespace": "platform"})
+    );
     let long = "a-release-name-that-is-much-longer-than-the-sixty-three-characters-allowed";
     let truncated = Chart::regionstack().unwrap().render(&Release::new(long, "ns"), &region()).unwrap();
     let name = truncated.one("Deployment").unwrap().name().to_owned();
@@ -319,8 +334,13 @@ fn rbac_is_the_least_the_operator_calls_and_every_rule_says_why() {
                     resources.clone().into_iter().flat_map(move |res| {
                         let (g, names) = (g.clone(), names.clone());
                         verbs.clone().into_iter().map(move |v| {
-                            format!("{}/{} {}{}", g.as_str().unwrap(), res.as_str().unwrap(), v.as_str().unwrap(),
-                                if names.as_array().unwrap().is_empty() { String::new() } else { format!(" {names}") })
+                            format!(
+                                "{}/{} {}{}",
+                                g.as_str().unwrap(),
+                                res.as_str().unwrap(),
+                                v.as_str().unwrap(),
+                                if names.as_array().unwrap().is_empty() { String::new() } else { format!(" {names}") }
+                            )
                         })
                     })
                 })
@@ -330,14 +350,26 @@ fn rbac_is_the_least_the_operator_calls_and_every_rule_says_why() {
     let mut granted = flat(&cluster);
     granted.sort();
     let mut expected: Vec<&str> = vec![
-        "regionstack.io/regions get", "regionstack.io/regions list", "regionstack.io/regions watch",
-        "regionstack.io/piidatabases get", "regionstack.io/piidatabases list", "regionstack.io/piidatabases watch",
-        "regionstack.io/telemetryreplicas get", "regionstack.io/telemetryreplicas list",
-        "regionstack.io/telemetryreplicas watch", "regionstack.io/regions/status patch",
-        "regionstack.io/piidatabases/status patch", "regionstack.io/telemetryreplicas/status patch",
-        "regionstack.io/piidatabases patch", "regionstack.io/telemetryreplicas patch",
-        "regionstack.io/piidatabases/finalizers update", "/secrets get", "postgresql.cnpg.io/clusters create",
-        "postgresql.cnpg.io/clusters patch", "events.k8s.io/events create", "events.k8s.io/events patch",
+        "regionstack.io/regions get",
+        "regionstack.io/regions list",
+        "regionstack.io/regions watch",
+        "regionstack.io/piidatabases get",
+        "regionstack.io/piidatabases list",
+        "regionstack.io/piidatabases watch",
+        "regionstack.io/telemetryreplicas get",
+        "regionstack.io/telemetryreplicas list",
+        "regionstack.io/telemetryreplicas watch",
+        "regionstack.io/regions/status patch",
+        "regionstack.io/piidatabases/status patch",
+        "regionstack.io/telemetryreplicas/status patch",
+        "regionstack.io/piidatabases patch",
+        "regionstack.io/telemetryreplicas patch",
+        "regionstack.io/piidatabases/finalizers update",
+        "/secrets get",
+        "postgresql.cnpg.io/clusters create",
+        "postgresql.cnpg.io/clusters patch",
+        "events.k8s.io/events create",
+        "events.k8s.io/events patch",
     ];
     expected.sort_unstable();
     assert_eq!(granted, expected);
@@ -360,7 +392,12 @@ fn rbac_is_the_least_the_operator_calls_and_every_rule_says_why() {
     for m in rendered.rbac_objects().iter().filter(|m| m.kind().ends_with("Role")) {
         let lines: Vec<&str> = m.yaml.lines().collect();
         for (i, _) in lines.iter().enumerate().filter(|(_, l)| l.trim_start().starts_with("- apiGroups:")) {
-            assert!(lines[i - 1].trim_start().starts_with('#'), "{} rule at line {i} has no comment:\n{}", m.kind(), m.yaml);
+            assert!(
+                lines[i - 1].trim_start().starts_with('#'),
+                "{} rule at line {i} has no comment:\n{}",
+                m.kind(),
+                m.yaml
+            );
         }
     }
     let kinds: Vec<&str> = rendered.rbac_objects().iter().map(|m| m.kind()).collect();

@@ -350,13 +350,10 @@ fn rbac_is_the_least_the_operator_calls_and_every_rule_says_why() {
     let mut granted = flat(&cluster);
     granted.sort();
     let mut expected: Vec<&str> = vec![
-        "regionstack.io/regions get",
         "regionstack.io/regions list",
         "regionstack.io/regions watch",
-        "regionstack.io/piidatabases get",
         "regionstack.io/piidatabases list",
         "regionstack.io/piidatabases watch",
-        "regionstack.io/telemetryreplicas get",
         "regionstack.io/telemetryreplicas list",
         "regionstack.io/telemetryreplicas watch",
         "regionstack.io/regions/status patch",
@@ -428,4 +425,61 @@ fn values_files_merge_like_helm_f() {
     assert!(args.contains(&"--audit-interval=10".to_owned()), "{args:?}");
     assert_eq!(container(&rendered)["resources"], json!({"requests": {"cpu": "50m", "memory": "64Mi"}}));
     assert!(matches!(render(Values::new().yaml("- a list")), Err(Error::Values(_))));
+}
+
+#[test]
+fn defaults_are_the_values_contract() {
+    // The contract the docs describe (session brief of issue 6); change both together.
+    let chart = Chart::regionstack().unwrap();
+    assert_eq!(chart.metadata()["apiVersion"], "v2");
+    assert_eq!(chart.name(), "regionstack");
+    assert_eq!(chart.metadata()["appVersion"], env!("CARGO_PKG_VERSION"), "appVersion is the workspace version");
+    assert_eq!(
+        chart.defaults(),
+        &json!({
+            "nameOverride": "", "fullnameOverride": "",
+            "image": {"repository": "ghcr.io/regionstack/regionstack", "tag": "", "pullPolicy": "IfNotPresent"},
+            "imagePullSecrets": [],
+            "replicaCount": 2,
+            "serviceAccount": {"create": true, "name": "", "annotations": {}},
+            "rbac": {"create": true},
+            "operator": {"auditInterval": 10, "resyncInterval": 15, "logFormat": "json", "dpdpRestricted": []},
+            "metrics": {"port": 8080, "service": {"enabled": true},
+                        "serviceMonitor": {"enabled": false, "interval": "30s", "labels": {}}},
+            "networkPolicy": {"enabled": false, "metricsFrom": [], "postgresPorts": [5432]},
+            "podDisruptionBudget": {"enabled": true, "maxUnavailable": 1},
+            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+            "podSecurityContext": {"fsGroup": 65532},
+            "nodeSelector": {}, "tolerations": [], "affinity": {}, "podAnnotations": {}, "podLabels": {},
+            "priorityClassName": "",
+        })
+    );
+}
+
+#[test]
+fn every_value_in_values_yaml_is_commented() {
+    // A key that holds a value (not a map of further keys) has a comment right above
+    // it; the keys inside `resources` are Kubernetes' own and documented as a whole.
+    let text = std::fs::read_to_string(Chart::regionstack_dir().join("values.yaml")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut uncommented = Vec::new();
+    let mut in_resources = false;
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        if line.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            in_resources = line.starts_with("resources:");
+        }
+        let is_key =
+            trimmed.split_once(':').is_some_and(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric()));
+        if !is_key || in_resources || trimmed.starts_with('#') || trimmed.starts_with('-') {
+            continue;
+        }
+        let parent = trimmed.ends_with(':')
+            && lines.get(i + 1).is_some_and(|next| next.len() - next.trim_start().len() > line.len() - trimmed.len());
+        if !parent && !lines[i - 1].trim_start().starts_with('#') {
+            uncommented.push(*line);
+        }
+    }
+    assert!(uncommented.is_empty(), "values without a comment: {uncommented:?}");
+    assert!(text.contains("# region: eu-west-1"), "the required region is shown commented out");
 }

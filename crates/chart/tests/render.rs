@@ -483,3 +483,49 @@ fn every_value_in_values_yaml_is_commented() {
     assert!(uncommented.is_empty(), "values without a comment: {uncommented:?}");
     assert!(text.contains("# region: eu-west-1"), "the required region is shown commented out");
 }
+
+/// `value` decoded as the k8s-openapi type `T` and encoded again: unknown fields
+/// (typos such as `readOnlyRootFileSystem`) vanish and wrong types fail, so comparing
+/// with the input is a strict decode, which the emulator does not do for built-ins.
+fn strict_round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(value: &Value) -> Result<Value, String> {
+    let typed: T = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+    serde_json::to_value(typed).map_err(|e| e.to_string())
+}
+
+#[test]
+fn every_rendered_object_decodes_strictly_as_its_kubernetes_type() {
+    use k8s_openapi::api::{core::v1, networking, policy, rbac};
+    let everything = render_ok(
+        region()
+            .set("networkPolicy.enabled", "true")
+            .set_json("networkPolicy.metricsFrom", json!([{"podSelector": {"matchLabels": {"app": "prometheus"}}}]))
+            .set_json("tolerations", json!([{"key": "k", "operator": "Exists", "effect": "NoSchedule"}]))
+            .set_json(
+                "affinity",
+                json!({"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
+                 "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "regionstack"}}}}]}}),
+            )
+            .set_json("imagePullSecrets", json!([{"name": "regcred"}]))
+            .set("podDisruptionBudget.maxUnavailable", "50%"),
+    );
+    let mut checked = 0;
+    for m in &everything.manifests {
+        let back = match m.kind() {
+            "ServiceAccount" => strict_round_trip::<v1::ServiceAccount>(&m.object),
+            "Service" => strict_round_trip::<v1::Service>(&m.object),
+            "Deployment" => strict_round_trip::<Deployment>(&m.object),
+            "ClusterRole" => strict_round_trip::<rbac::v1::ClusterRole>(&m.object),
+            "ClusterRoleBinding" => strict_round_trip::<rbac::v1::ClusterRoleBinding>(&m.object),
+            "Role" => strict_round_trip::<rbac::v1::Role>(&m.object),
+            "RoleBinding" => strict_round_trip::<rbac::v1::RoleBinding>(&m.object),
+            "PodDisruptionBudget" => strict_round_trip::<policy::v1::PodDisruptionBudget>(&m.object),
+            "NetworkPolicy" => strict_round_trip::<networking::v1::NetworkPolicy>(&m.object),
+            other => panic!("no strict check for {other}: add its k8s-openapi type here"),
+        };
+        let back = back.unwrap_or_else(|e| panic!("{} does not decode: {e}", m.kind()));
+        assert_eq!(back, m.object, "{} has fields its type does not know", m.kind());
+        checked += 1;
+    }
+    assert_eq!(checked, 9);
+}

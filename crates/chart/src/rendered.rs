@@ -70,6 +70,12 @@ impl Rendered {
         RBAC_KINDS.iter().flat_map(|kind| self.of_kind(kind)).collect()
     }
 
+    /// [`Rendered::rbac_objects`] as one multi-document YAML stream, for
+    /// `kubectl apply -f` (e.g. the e2e suite running operators under the chart's RBAC).
+    pub fn rbac_yaml(&self) -> String {
+        self.rbac_objects().iter().map(|m| ["---\n", m.yaml.trim_end(), "\n"].concat()).collect()
+    }
+
     /// All manifests as one multi-document YAML stream (`helm template` minus the
     /// `# Source:` comments' exact layout), CRDs not included.
     pub fn to_yaml(&self) -> String {

@@ -200,8 +200,7 @@ async fn the_rbac_objects_alone_apply_into_a_fresh_namespace() {
         .unwrap()
         .render(&Release::new("rs", "ops"), &Values::new().set("region", "ap-south-1"))
         .unwrap();
-    let rbac: String = rendered.rbac_objects().iter().map(|m| ["---\n", &m.yaml].concat()).collect();
-    let file = write(dir.path(), "rbac.yaml", &rbac);
+    let file = write(dir.path(), "rbac.yaml", &rendered.rbac_yaml());
     kubectl.namespace(dir.path(), "ops").await;
     let out = kubectl.ok(&["apply", "-f", &file]).await;
     assert_eq!(

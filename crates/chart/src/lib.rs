@@ -30,9 +30,10 @@
 //! - `toYaml` uses serde_norway, so strings may be quoted differently from
 //!   sigs.k8s.io/yaml (same data, different bytes); `quote` escapes like JSON rather
 //!   than Go's `%q` for control and non-printable characters.
-//! - Values from `--set` with list-index gaps fill with `null`; Helm's `--set` also
-//!   accepts `{a,b}` list literals and comma-separated assignments, which are not parsed
-//!   here (use [`Values::set_json`]).
+//! - `--set` ([`Values::set_arg`]) follows Helm's strvals for comma-separated
+//!   assignments, `{a,b}` lists, `name[i]` indexes and `\` escapes, but not its rarer
+//!   forms (`--set-file`, `--set-literal`, list-of-maps literals); list-index gaps fill
+//!   with `null`.
 //! - Kubernetes validation of the output (`helm install --dry-run` asks the API
 //!   server); tests get that from `kubectl apply --dry-run=server` against the emulator.
 
@@ -144,6 +145,21 @@ impl Values {
     #[must_use]
     pub fn set(self, path: &str, value: &str) -> Self {
         self.set_json(path, values::typed_scalar(value))
+    }
+
+    /// One whole `--set` argument, as on Helm's command line: comma-separated
+    /// assignments and `{a,b}` lists, e.g. `region=eu-west-1,operator.dpdpRestricted={CN,PK}`.
+    #[must_use]
+    pub fn set_arg(mut self, arg: &str) -> Self {
+        match values::parse_set(arg, false) {
+            Ok(assignments) => {
+                for (path, value) in assignments {
+                    self = self.set_json(&path, value);
+                }
+            }
+            Err(e) => self.errors.push(e.to_string()),
+        }
+        self
     }
 
     /// `--set-string path=value`.

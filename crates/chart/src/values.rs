@@ -43,6 +43,59 @@ pub fn typed_scalar(raw: &str) -> Json {
     }
 }
 
+/// Split one `--set` argument the way Helm's strvals parser does:
+/// `a=1,b.c=x,list={x,y}` → `[("a", 1), ("b.c", "x"), ("list", ["x", "y"])]`, values
+/// typed with [`typed_scalar`] (or kept as strings with `strings`). `\,` is a literal
+/// comma in a value; a path keeps its `\.` escapes for [`set_path`].
+pub fn parse_set(arg: &str, strings: bool) -> Result<Vec<(String, Json)>, Error> {
+    let scalar = |raw: &str| if strings { Json::String(raw.to_owned()) } else { typed_scalar(raw) };
+    let mut out = Vec::new();
+    let mut chars = arg.chars().peekable();
+    while chars.peek().is_some() {
+        let mut key = String::new();
+        loop {
+            match chars.next() {
+                Some('=') => break,
+                Some('\\') => {
+                    key.push('\\');
+                    key.extend(chars.next());
+                }
+                Some(',') | None => return Err(Error::Values(format!("--set {arg:?}: key {key:?} has no value"))),
+                Some(c) => key.push(c),
+            }
+        }
+        // A value: `{a,b}` is a list, otherwise text up to an unescaped comma.
+        let list = chars.peek() == Some(&'{');
+        if list {
+            chars.next();
+        }
+        let mut items = Vec::new();
+        let mut item = String::new();
+        loop {
+            match chars.next() {
+                Some('\\') => item.extend(chars.next()),
+                Some('}') if list => {
+                    if !item.is_empty() || !items.is_empty() {
+                        items.push(scalar(&std::mem::take(&mut item)));
+                    }
+                    match chars.next() {
+                        Some(',') | None => break,
+                        Some(c) => return Err(Error::Values(format!("--set {arg:?}: unexpected {c:?} after a list"))),
+                    }
+                }
+                Some(',') if list => items.push(scalar(&std::mem::take(&mut item))),
+                Some(',') if !list => break,
+                None if list => return Err(Error::Values(format!("--set {arg:?}: unclosed list"))),
+                None => break,
+                Some(c) => item.push(c),
+            }
+        }
+        let value = if list { Json::Array(items) } else { scalar(&item) };
+        out.push((key, value));
+    }
+    Ok(out)
+}
+
 /// One step of a `--set` path: a map key or a list index.
 #[derive(Debug, PartialEq)]
 enum Step {
@@ -179,6 +232,26 @@ mod tests {
         assert_eq!(root, json!({"podLabels": {"team.io/name": "db"}, "tolerations": [null, {"key": "k"}]}));
         assert!(set_path(&mut root, "[0]", json!(1)).is_err());
         assert!(set_path(&mut root, "a..b", json!(1)).is_err());
+    }
+
+    #[test]
+    fn set_arguments_split_like_strvals() {
+        let parsed = parse_set(r"a=1,b.c=x\,y,list={CN,PK},empty={},flag=true", false).unwrap();
+        assert_eq!(
+            parsed,
+            [
+                ("a".to_owned(), json!(1)),
+                ("b.c".to_owned(), json!("x,y")),
+                ("list".to_owned(), json!(["CN", "PK"])),
+                ("empty".to_owned(), json!([])),
+                ("flag".to_owned(), json!(true)),
+            ]
+        );
+        assert_eq!(parse_set("port=80", true).unwrap(), [("port".to_owned(), json!("80"))]);
+        assert_eq!(parse_set(r"labels.a\.b=c", false).unwrap(), [(r"labels.a\.b".to_owned(), json!("c"))]);
+        assert!(parse_set("a", false).is_err());
+        assert!(parse_set("a={x,y", false).is_err());
+        assert!(parse_set("a={x}y", false).is_err());
     }
 
     #[test]

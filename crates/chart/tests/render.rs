@@ -425,6 +425,15 @@ fn values_files_merge_like_helm_f() {
     assert!(args.contains(&"--audit-interval=10".to_owned()), "{args:?}");
     assert_eq!(container(&rendered)["resources"], json!({"requests": {"cpu": "50m", "memory": "64Mi"}}));
     assert!(matches!(render(Values::new().yaml("- a list")), Err(Error::Values(_))));
+
+    // A whole --set argument, as typed on Helm's command line.
+    let set = render_ok(Values::new().set_arg("region=eu-west-3,operator.dpdpRestricted={CN,PK},replicaCount=3"));
+    assert!(self::args(&set).contains(&"--dpdp-restricted=CN,PK".to_owned()));
+    assert_eq!(deployment(&set)["spec"]["replicas"], 3);
+    match render(Values::new().set_arg("region")) {
+        Err(Error::Values(message)) => assert!(message.contains("has no value"), "{message}"),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

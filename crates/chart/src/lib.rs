@@ -12,15 +12,17 @@
 //!    and the context `.Values`, `.Release` (Name, Namespace, Service, IsInstall,
 //!    IsUpgrade, Revision), `.Chart` (Name, Version, AppVersion, Description, Type,
 //!    KubeVersion), `.Capabilities.KubeVersion` (Version, Major, Minor) and
-//!    `.Template` (Name, BasePath), plus the functions in [`funcs::FUNCS`];
+//!    `.Template` (Name, BasePath), plus the functions in [`FUNCS`];
 //!    `NOTES.txt` is rendered separately ([`Rendered::notes`]);
 //! 5. blanks `<no value>` as Helm does, splits the output into YAML documents, drops
 //!    empty ones, parses each, and sorts them in Helm's install order (by kind).
 //!
 //! What it does NOT cover compared with `helm template`:
-//! - Sprig beyond the functions listed in [`funcs::FUNCS`]; Helm's `tpl`, `lookup`,
+//! - Sprig beyond the functions listed in [`FUNCS`]; Helm's `tpl`, `lookup`,
 //!   `toToml`, `fromYaml`, `.Files`, `.Capabilities.APIVersions.Has` (a method), and
 //!   `.Subcharts`. A chart using them fails to parse (unknown function) or to execute.
+//! - Chart.yaml's `kubeVersion` constraint is not checked; `.Capabilities` is a fixed
+//!   Kubernetes 1.31 without `APIVersions`.
 //! - Subcharts, dependencies, library charts, `global` propagation, `--post-renderer`,
 //!   hooks (`helm.sh/hook` annotations are rendered like any document), `--api-versions`,
 //!   `--kube-version`, `--show-only`, `--validate`.
@@ -35,7 +37,10 @@
 //!   forms (`--set-file`, `--set-literal`, list-of-maps literals); list-index gaps fill
 //!   with `null`.
 //! - Kubernetes validation of the output (`helm install --dry-run` asks the API
-//!   server); tests get that from `kubectl apply --dry-run=server` against the emulator.
+//!   server). Tests apply the output to the emulator with `kubectl apply
+//!   --dry-run=server` and for real, but the emulator stores built-in kinds without
+//!   schema validation, so they also decode every object strictly into its k8s-openapi
+//!   type (tests/render.rs).
 
 mod funcs;
 mod rendered;

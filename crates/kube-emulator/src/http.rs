@@ -26,6 +26,8 @@ pub struct AppState {
     pub faults: Faults,
     /// Watch streams currently open (tests wait on it instead of sleeping).
     pub open_watches: Arc<std::sync::atomic::AtomicUsize>,
+    /// Tokens, RBAC switch and access record.
+    pub auth: crate::auth::Auth,
 }
 
 impl AppState {
@@ -206,7 +208,13 @@ pub async fn handle(
         accept = ?headers.get(header::ACCEPT),
         "request"
     );
-    match route(uri.path()) {
+    let route = route(uri.path());
+    if state.auth.enabled()
+        && let Err(e) = crate::auth::check(&state.auth, &state.inner, &method, &route, uri.path(), &query, &headers)
+    {
+        return error_response(&e);
+    }
+    match route {
         Route::Objects(req) => {
             if headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("protobuf")) {
                 // Only JSON is spoken; client-go then retries the request as JSON.

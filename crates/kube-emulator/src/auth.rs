@@ -1,0 +1,217 @@
+//! Authentication and the authorization step of a request: bearer tokens mapped to
+//! identities (an admin in `system:masters` for test set-up, ServiceAccounts and
+//! users issued by the test), kube-apiserver's request attributes derived from the
+//! URL, method and query, the RBAC decision ([`crate::rbac`]) and the access record.
+//! Off unless [`crate::Config::rbac`] is set: then nothing here runs per request.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use axum::http::{HeaderMap, Method, header};
+use serde_json::{Value, json};
+
+use crate::api::Inner;
+use crate::errors::ApiError;
+use crate::http::{Query, Route};
+use crate::rbac::usage::AccessRecord;
+use crate::rbac::{Attributes, Policy, UserInfo};
+use crate::registry::ResourceKey;
+use crate::store::ObjectKey;
+
+/// The admin user (what `kind` calls its kubeconfig user), in `system:masters`.
+pub const ADMIN_USER: &str = "kubernetes-admin";
+
+/// The token table and the access record.
+#[derive(Debug)]
+pub struct Auth {
+    enabled: bool,
+    admin_token: String,
+    tokens: Mutex<HashMap<String, UserInfo>>,
+    log: Mutex<Vec<AccessRecord>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Auth {
+    /// A table holding the admin token; `enabled` switches authentication and RBAC on.
+    pub fn new(enabled: bool) -> Self {
+        let admin_token = new_token();
+        let admin = UserInfo::user(ADMIN_USER, &[crate::rbac::MASTERS]);
+        Self {
+            enabled,
+            tokens: Mutex::new(HashMap::from([(admin_token.clone(), admin)])),
+            admin_token,
+            log: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Whether requests are authenticated and authorized.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// The admin's bearer token.
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+
+    /// A new bearer token for `user`.
+    pub fn issue(&self, user: UserInfo) -> String {
+        let token = new_token();
+        lock(&self.tokens).insert(token.clone(), user);
+        token
+    }
+
+    /// The identity behind a request: its bearer token's, anonymous without an
+    /// `Authorization` header, 401 for an unknown token or another scheme.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<UserInfo, ApiError> {
+        let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(UserInfo::anonymous()) };
+        let unauthorized = || ApiError::new(401, "Unauthorized", "Unauthorized");
+        let value = value.to_str().map_err(|_| unauthorized())?;
+        let (scheme, token) = value.split_once(' ').ok_or_else(unauthorized)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(unauthorized());
+        }
+        lock(&self.tokens).get(token.trim()).cloned().ok_or_else(unauthorized)
+    }
+
+    /// Record a decision.
+    pub fn record(&self, record: AccessRecord) {
+        lock(&self.log).push(record);
+    }
+
+    /// Every decision recorded so far, in order.
+    pub fn log(&self) -> Vec<AccessRecord> {
+        lock(&self.log).clone()
+    }
+
+    /// Forget the recorded decisions.
+    pub fn clear_log(&self) {
+        lock(&self.log).clear();
+    }
+}
+
+fn new_token() -> String {
+    format!("emulator-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// kube-apiserver's request attributes (`RequestInfo`) of a request.
+pub fn attributes(method: &Method, route: &Route, path: &str, query: &Query) -> Attributes {
+    let Route::Objects(req) = route else {
+        return Attributes::non_resource(&method.as_str().to_ascii_lowercase(), path);
+    };
+    let mut name = req.name.clone().unwrap_or_default();
+    let watch = query.get("watch").is_some_and(|w| w == "true" || w == "1");
+    let verb = match method.as_str() {
+        "GET" | "HEAD" if name.is_empty() => {
+            // kube narrows a list/watch to the name of a `metadata.name=` field selector,
+            // so resourceNames rules can allow watching one object.
+            if let Some(n) = query.get("fieldSelector").and_then(|f| {
+                f.split(',')
+                    .find_map(|t| t.strip_prefix("metadata.name=").or_else(|| t.strip_prefix("metadata.name==")))
+            }) {
+                name = n.to_owned();
+            }
+            if watch { "watch" } else { "list" }
+        }
+        "GET" | "HEAD" if watch => "watch",
+        "GET" | "HEAD" => "get",
+        "POST" => "create",
+        "PUT" => "update",
+        "PATCH" => "patch",
+        "DELETE" if req.name.is_none() => "deletecollection",
+        "DELETE" => "delete",
+        other => return Attributes::non_resource(&other.to_ascii_lowercase(), path),
+    };
+    let mut namespace = req.namespace.clone().unwrap_or_default();
+    if req.group.is_empty() && req.plural == "namespaces" && namespace.is_empty() {
+        // kube: a namespace's own requests are in that namespace.
+        namespace = req.name.clone().unwrap_or_default();
+    }
+    Attributes {
+        verb: verb.to_owned(),
+        resource_request: true,
+        api_group: req.group.clone(),
+        resource: req.plural.clone(),
+        subresource: req.subresource.clone().unwrap_or_default(),
+        namespace,
+        name,
+        path: String::new(),
+    }
+}
+
+/// The stored Roles, ClusterRoles and bindings.
+pub fn stored_policy(inner: &Inner) -> Policy {
+    let group = "rbac.authorization.k8s.io";
+    let mut objects: Vec<Value> = Vec::new();
+    for (plural, kind) in [
+        ("roles", "Role"),
+        ("clusterroles", "ClusterRole"),
+        ("rolebindings", "RoleBinding"),
+        ("clusterrolebindings", "ClusterRoleBinding"),
+    ] {
+        let key = ResourceKey { group: group.to_owned(), plural: plural.to_owned() };
+        for (_, o) in inner.store.list(&key, None) {
+            let mut o = (**o).clone();
+            o["kind"] = json!(kind);
+            objects.push(o);
+        }
+    }
+    Policy::from_objects(&objects)
+}
+
+/// A 403 for a denied request, worded as kube-apiserver words it.
+pub fn forbidden(user: &UserInfo, a: &Attributes) -> ApiError {
+    let mut e = ApiError::new(403, "Forbidden", crate::rbac::forbidden_message(user, a));
+    if a.resource_request {
+        e.details = Some(json!({"name": a.name, "group": a.api_group, "kind": a.resource}));
+    }
+    e
+}
+
+/// Authenticate and authorize a request (only called when RBAC is on). An apply that
+/// would create its object also needs `create`, as kube-apiserver checks it.
+pub fn check(
+    auth: &Auth,
+    inner: &Mutex<Inner>,
+    method: &Method,
+    route: &Route,
+    path: &str,
+    query: &Query,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    let user = auth.authenticate(headers)?;
+    if user.is_privileged() {
+        return Ok(());
+    }
+    let a = attributes(method, route, path, query);
+    let inner = lock(inner);
+    let policy = stored_policy(&inner);
+    let decide = |a: &Attributes| {
+        let allowed = crate::rbac::authorize(&policy, &user, a).allowed;
+        auth.record(AccessRecord { user: user.clone(), attributes: a.clone(), allowed });
+        if allowed { Ok(()) } else { Err(forbidden(&user, a)) }
+    };
+    decide(&a)?;
+    let is_apply = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/apply-patch"));
+    if let Route::Objects(req) = route
+        && a.verb == "patch"
+        && is_apply
+        && req.subresource.is_none()
+    {
+        let key = ObjectKey {
+            resource: ResourceKey { group: req.group.clone(), plural: req.plural.clone() },
+            namespace: req.namespace.clone().unwrap_or_default(),
+            name: a.name.clone(),
+        };
+        if inner.store.get(&key).is_none() {
+            decide(&Attributes { verb: "create".to_owned(), ..a.clone() })?;
+        }
+    }
+    Ok(())
+}

@@ -18,6 +18,21 @@ use crate::rbac::{Attributes, Policy, UserInfo};
 use crate::registry::ResourceKey;
 use crate::store::ObjectKey;
 
+/// The URL path prefix carrying a token: `<server>/emulator-token/<token>/api/...`.
+/// client-go sends credentials only over TLS, and the emulator speaks plain HTTP, so
+/// a kubeconfig for a token names it in its server URL (client-go and kube-rs keep a
+/// server URL's path as the prefix of every request).
+pub const TOKEN_PREFIX: &str = "/emulator-token/";
+
+/// Split `/emulator-token/<token>/rest` into (`/rest`, `Some(token)`).
+pub fn split_token_prefix(path: &str) -> (&str, Option<&str>) {
+    let Some(rest) = path.strip_prefix(TOKEN_PREFIX) else { return (path, None) };
+    match rest.find('/') {
+        Some(i) => (&rest[i..], Some(&rest[..i])),
+        None => ("/", Some(rest)),
+    }
+}
+
 /// The admin user (what `kind` calls its kubeconfig user), in `system:masters`.
 pub const ADMIN_USER: &str = "kubernetes-admin";
 
@@ -64,11 +79,17 @@ impl Auth {
         token
     }
 
-    /// The identity behind a request: its bearer token's, anonymous without an
-    /// `Authorization` header, 401 for an unknown token or another scheme.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<UserInfo, ApiError> {
-        let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(UserInfo::anonymous()) };
+    /// The identity behind a request: its bearer token's (or, without an
+    /// `Authorization` header, its [`TOKEN_PREFIX`] token's), anonymous without
+    /// either, 401 for an unknown token or another scheme.
+    pub fn authenticate(&self, headers: &HeaderMap, path_token: Option<&str>) -> Result<UserInfo, ApiError> {
         let unauthorized = || ApiError::new(401, "Unauthorized", "Unauthorized");
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return match path_token {
+                None => Ok(UserInfo::anonymous()),
+                Some(token) => lock(&self.tokens).get(token).cloned().ok_or_else(unauthorized),
+            };
+        };
         let value = value.to_str().map_err(|_| unauthorized())?;
         let (scheme, token) = value.split_once(' ').ok_or_else(unauthorized)?;
         if !scheme.eq_ignore_ascii_case("bearer") {
@@ -174,20 +195,21 @@ pub fn forbidden(user: &UserInfo, a: &Attributes) -> ApiError {
 /// Authenticate and authorize a request (only called when RBAC is on). An apply that
 /// would create its object also needs `create`, as kube-apiserver checks it.
 pub fn check(
-    auth: &Auth,
-    inner: &Mutex<Inner>,
+    state: &crate::http::AppState,
     method: &Method,
     route: &Route,
     path: &str,
+    path_token: Option<&str>,
     query: &Query,
     headers: &HeaderMap,
 ) -> Result<(), ApiError> {
-    let user = auth.authenticate(headers)?;
+    let auth = &state.auth;
+    let user = auth.authenticate(headers, path_token)?;
     if user.is_privileged() {
         return Ok(());
     }
     let a = attributes(method, route, path, query);
-    let inner = lock(inner);
+    let inner = state.lock();
     let policy = stored_policy(&inner);
     let decide = |a: &Attributes| {
         let allowed = crate::rbac::authorize(&policy, &user, a).allowed;

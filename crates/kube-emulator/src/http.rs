@@ -208,9 +208,10 @@ pub async fn handle(
         accept = ?headers.get(header::ACCEPT),
         "request"
     );
-    let route = route(uri.path());
+    let (path, path_token) = crate::auth::split_token_prefix(uri.path());
+    let route = route(path);
     if state.auth.enabled()
-        && let Err(e) = crate::auth::check(&state.auth, &state.inner, &method, &route, uri.path(), &query, &headers)
+        && let Err(e) = crate::auth::check(&state, &method, &route, path, path_token, &query, &headers)
     {
         return error_response(&e);
     }

@@ -121,11 +121,13 @@ impl KubeEmulator {
         self.kubeconfig_yaml_for(self.admin_token())
     }
 
-    /// A kubeconfig (context `emulator`) presenting `token`.
+    /// A kubeconfig (context `emulator`) presenting `token`: as `user.token`, and
+    /// (with RBAC on) in the server URL's path too, because client-go (kubectl) sends
+    /// credentials only over TLS ([`auth::TOKEN_PREFIX`]).
     pub fn kubeconfig_yaml_for(&self, token: &str) -> String {
+        let url = if self.rbac_enabled() { format!("{}{}{token}", self.url(), auth::TOKEN_PREFIX) } else { self.url() };
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: emulator\n  cluster:\n    server: {url}\ncontexts:\n- name: emulator\n  context:\n    cluster: emulator\n    user: emulator\n    namespace: default\ncurrent-context: emulator\nusers:\n- name: emulator\n  user:\n    token: {token}\n",
-            url = self.url()
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: emulator\n  cluster:\n    server: {url}\ncontexts:\n- name: emulator\n  context:\n    cluster: emulator\n    user: emulator\n    namespace: default\ncurrent-context: emulator\nusers:\n- name: emulator\n  user:\n    token: {token}\n"
         )
     }
 

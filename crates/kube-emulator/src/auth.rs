@@ -133,7 +133,7 @@ pub fn attributes(method: &Method, route: &Route, path: &str, query: &Query) -> 
                 f.split(',')
                     .find_map(|t| t.strip_prefix("metadata.name=").or_else(|| t.strip_prefix("metadata.name==")))
             }) {
-                name = n.to_owned();
+                n.clone_into(&mut name);
             }
             if watch { "watch" } else { "list" }
         }

@@ -9,7 +9,7 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::Api;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube_emulator::rbac::Attributes;
 use kube_emulator::{Config, KubeEmulator, unused_permissions};
 use serde_json::{Value, json};
@@ -82,12 +82,12 @@ async fn off_by_default_every_request_is_admin_and_nothing_is_recorded() {
 #[tokio::test]
 async fn unknown_tokens_are_401_and_anonymous_requests_get_public_info_only() {
     let emu = rbac_emulator().await;
-    let unknown = Api::<ConfigMap>::namespaced(emu.client_for("made-up"), "team").list(&Default::default()).await;
+    let unknown = Api::<ConfigMap>::namespaced(emu.client_for("made-up"), "team").list(&ListParams::default()).await;
     let s = status(unknown);
     assert_eq!((s.code, s.reason.as_str(), s.message.as_str()), (401, "Unauthorized", "Unauthorized"));
 
     let anonymous = kube::Client::try_from(kube::Config::new(emu.url().parse().unwrap())).unwrap();
-    let s = status(Api::<Namespace>::all(anonymous.clone()).list(&Default::default()).await);
+    let s = status(Api::<Namespace>::all(anonymous.clone()).list(&ListParams::default()).await);
     assert_eq!(s.code, 403);
     assert_eq!(s.reason, "Forbidden");
     assert_eq!(
@@ -139,7 +139,7 @@ async fn roles_grant_in_their_namespace_and_every_decision_is_recorded() {
     )
     .await;
     assert_eq!(team.get("c").await.unwrap().metadata.name.as_deref(), Some("c"));
-    assert_eq!(team.list(&Default::default()).await.unwrap().items.len(), 1);
+    assert_eq!(team.list(&ListParams::default()).await.unwrap().items.len(), 1);
     // Watches are authorized as `watch`.
     let mut events = team.watch(&kube::api::WatchParams::default(), "0").await.unwrap().boxed();
     match events.try_next().await.unwrap() {
@@ -147,13 +147,13 @@ async fn roles_grant_in_their_namespace_and_every_decision_is_recorded() {
         other => panic!("expected ADDED c, got {other:?}"),
     }
     drop(events);
-    let s = status(Api::<ConfigMap>::namespaced(app.clone(), "other").list(&Default::default()).await);
+    let s = status(Api::<ConfigMap>::namespaced(app.clone(), "other").list(&ListParams::default()).await);
     assert!(
         s.message.ends_with("cannot list resource \"configmaps\" in API group \"\" in the namespace \"other\""),
         "{}",
         s.message
     );
-    let s = status(team.delete("c", &Default::default()).await);
+    let s = status(team.delete("c", &DeleteParams::default()).await);
     assert_eq!(s.code, 403, "delete was not granted");
 
     let log = emu.access_log();

@@ -137,7 +137,6 @@ pub fn attributes(method: &Method, route: &Route, path: &str, query: &Query) -> 
             }
             if watch { "watch" } else { "list" }
         }
-        "GET" | "HEAD" if watch => "watch",
         "GET" | "HEAD" => "get",
         "POST" => "create",
         "PUT" => "update",

@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::{Attributes, Policy, Rule, UserInfo};
+use super::{Attributes, Binding, Policy, Rule, UserInfo};
 
 /// One authorization decision, as [`crate::KubeEmulator::access_log`] returns it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,43 +93,48 @@ impl Permission {
 /// ignored) grants, one [`Permission`] per binding × group × resource × verb.
 pub fn granted_permissions(objects: &[Value]) -> Vec<Permission> {
     let policy = Policy::from_objects(objects);
-    let mut out = BTreeSet::new();
+    let set: BTreeSet<Permission> = grants(&policy).into_iter().map(|(p, _)| p).collect();
+    set.into_iter().collect()
+}
+
+/// Each permission with the binding that grants it.
+fn grants(policy: &Policy) -> Vec<(Permission, &Binding)> {
+    let mut out = Vec::new();
     for b in &policy.bindings {
         let Some(role) = policy.role_of(b) else { continue };
         let granted_by = format!("{}/{} → {}/{}", b.kind, b.name, role.kind, role.name);
+        let permission = |verb: &String| Permission {
+            namespace: b.namespace.clone(),
+            api_group: String::new(),
+            resource: String::new(),
+            verb: verb.clone(),
+            resource_names: Vec::new(),
+            non_resource_url: String::new(),
+            granted_by: granted_by.clone(),
+        };
         for rule in &role.rules {
             for verb in &rule.verbs {
                 for group in &rule.api_groups {
                     for resource in &rule.resources {
-                        out.insert(Permission {
-                            namespace: b.namespace.clone(),
+                        let p = Permission {
                             api_group: group.clone(),
                             resource: resource.clone(),
-                            verb: verb.clone(),
                             resource_names: rule.resource_names.clone(),
-                            non_resource_url: String::new(),
-                            granted_by: granted_by.clone(),
-                        });
+                            ..permission(verb)
+                        };
+                        out.push((p, b));
                     }
                 }
                 // Non-resource URLs count only from ClusterRoleBindings, as in kube.
                 if b.kind == "ClusterRoleBinding" {
                     for url in &rule.non_resource_urls {
-                        out.insert(Permission {
-                            namespace: String::new(),
-                            api_group: String::new(),
-                            resource: String::new(),
-                            verb: verb.clone(),
-                            resource_names: Vec::new(),
-                            non_resource_url: url.clone(),
-                            granted_by: granted_by.clone(),
-                        });
+                        out.push((Permission { non_resource_url: url.clone(), ..permission(verb) }, b));
                     }
                 }
             }
         }
     }
-    out.into_iter().collect()
+    out
 }
 
 /// The permissions `objects` grants that no allowed record in `records` exercised:
@@ -138,21 +143,18 @@ pub fn granted_permissions(objects: &[Value]) -> Vec<Permission> {
 /// permission alone would allow. Sorted; empty when everything granted was used.
 pub fn unused_permissions(objects: &[Value], records: &[AccessRecord]) -> Vec<Permission> {
     let policy = Policy::from_objects(objects);
-    granted_permissions(objects)
+    let unused: BTreeSet<Permission> = grants(&policy)
         .into_iter()
-        .filter(|p| {
+        .filter(|(p, b)| {
             let rule = p.rule();
-            let subjects: Vec<_> = policy
-                .bindings
-                .iter()
-                .filter(|b| p.granted_by.starts_with(&format!("{}/{} →", b.kind, b.name)) && b.namespace == p.namespace)
-                .collect();
             !records.iter().any(|r| {
                 r.allowed
-                    && (p.namespace.is_empty() || r.attributes.namespace == p.namespace)
-                    && subjects.iter().any(|b| b.subjects.iter().any(|s| s.applies_to(&r.user, &b.namespace)))
+                    && (b.namespace.is_empty() || r.attributes.namespace == b.namespace)
+                    && b.subjects.iter().any(|s| s.applies_to(&r.user, &b.namespace))
                     && rule.allows(&r.attributes)
             })
         })
-        .collect()
+        .map(|(p, _)| p)
+        .collect();
+    unused.into_iter().collect()
 }

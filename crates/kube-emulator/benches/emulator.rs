@@ -131,7 +131,8 @@ async fn rbac_client(emulator: &kube_emulator::KubeEmulator) -> kube::Client {
         plural: plural.into(),
     };
     let roles: Api<DynamicObject> = Api::namespaced_with(emulator.client(), "default", &ar("Role", "roles"));
-    let bindings: Api<DynamicObject> = Api::namespaced_with(emulator.client(), "default", &ar("RoleBinding", "rolebindings"));
+    let bindings: Api<DynamicObject> =
+        Api::namespaced_with(emulator.client(), "default", &ar("RoleBinding", "rolebindings"));
     let apply = PatchParams::apply("bench");
     let role = serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "cm"},
         "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "watch"]}]});

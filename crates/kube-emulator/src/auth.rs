@@ -5,7 +5,7 @@
 //! Off unless [`crate::Config::rbac`] is set: then nothing here runs per request.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::http::{HeaderMap, Method, header};
 use serde_json::{Value, json};
@@ -43,6 +43,9 @@ pub struct Auth {
     admin_token: String,
     tokens: Mutex<HashMap<String, UserInfo>>,
     log: Mutex<Vec<AccessRecord>>,
+    /// The parsed policy and the store's RBAC version it was parsed at: re-parsed
+    /// only after a Role, ClusterRole or binding changed.
+    policy: Mutex<Option<(u64, Arc<Policy>)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -59,6 +62,7 @@ impl Auth {
             tokens: Mutex::new(HashMap::from([(admin_token.clone(), admin)])),
             admin_token,
             log: Mutex::new(Vec::new()),
+            policy: Mutex::new(None),
         }
     }
 
@@ -96,6 +100,20 @@ impl Auth {
             return Err(unauthorized());
         }
         lock(&self.tokens).get(token.trim()).cloned().ok_or_else(unauthorized)
+    }
+
+    /// The stored policy, parsed again only when an RBAC object changed.
+    fn policy(&self, inner: &Inner) -> Arc<Policy> {
+        let version = inner.store.rbac_version();
+        let mut cached = lock(&self.policy);
+        match cached.as_ref() {
+            Some((v, policy)) if *v == version => Arc::clone(policy),
+            _ => {
+                let policy = Arc::new(stored_policy(inner));
+                *cached = Some((version, Arc::clone(&policy)));
+                policy
+            }
+        }
     }
 
     /// Record a decision.
@@ -209,7 +227,7 @@ pub fn check(
     }
     let a = attributes(method, route, path, query);
     let inner = state.lock();
-    let policy = stored_policy(&inner);
+    let policy = auth.policy(&inner);
     let decide = |a: &Attributes| {
         let allowed = crate::rbac::authorize(&policy, &user, a).allowed;
         auth.record(AccessRecord { user: user.clone(), attributes: a.clone(), allowed });

@@ -155,6 +155,18 @@ async fn roles_grant_in_their_namespace_and_every_decision_is_recorded() {
     );
     let s = status(team.delete("c", &DeleteParams::default()).await);
     assert_eq!(s.code, 403, "delete was not granted");
+    // Removing the binding revokes at once.
+    let bindings: Api<k8s_openapi::api::rbac::v1::RoleBinding> = Api::namespaced(emu.client(), "team");
+    bindings.delete("cm-reader-app", &DeleteParams::default()).await.unwrap();
+    assert_eq!(status(team.get("c").await).code, 403, "the binding is gone");
+    bindings
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(binding("team", "Role", "cm-reader", ("team", "app"))).unwrap(),
+        )
+        .await
+        .unwrap();
+    team.get("c").await.expect("bound again");
 
     let log = emu.access_log();
     let seen: Vec<(String, String, String, bool)> = log
@@ -173,7 +185,7 @@ async fn roles_grant_in_their_namespace_and_every_decision_is_recorded() {
     ] {
         assert!(seen.contains(&e), "{e:?} not in {seen:?}");
     }
-    assert_eq!(emu.denied().len(), 3, "{:?}", emu.denied());
+    assert_eq!(emu.denied().len(), 4, "{:?}", emu.denied());
     assert!(emu.denied().iter().all(|r| r.user.groups.contains(&"system:serviceaccounts:team".to_owned())));
 }
 

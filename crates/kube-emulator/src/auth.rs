@@ -254,3 +254,96 @@ pub fn check(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Method;
+
+    use super::*;
+    use crate::http::route;
+
+    fn attrs(method: &Method, uri: &str) -> Attributes {
+        let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+        let query: Query = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| p.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).unwrap())
+            .collect();
+        attributes(method, &route(path), path, &query)
+    }
+
+    #[test]
+    fn requests_map_to_kube_apiservers_attributes() {
+        let (get, post, put, patch, delete) = (Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE);
+        let cases: Vec<(&Method, &str, &str)> = vec![
+            // (method, URI, "verb group resource[/sub] namespace name" or "verb path")
+            (&get, "/api/v1/namespaces/ns/configmaps/c", "get  configmaps ns c"),
+            (&get, "/api/v1/namespaces/ns/configmaps", "list  configmaps ns "),
+            (&get, "/api/v1/configmaps", "list  configmaps  "),
+            (&get, "/api/v1/namespaces/ns/configmaps?watch=true", "watch  configmaps ns "),
+            (&get, "/api/v1/namespaces/ns/configmaps?watch=1&fieldSelector=metadata.name=c", "watch  configmaps ns c"),
+            (&get, "/api/v1/namespaces/ns/configmaps/c?watch=true", "get  configmaps ns c"),
+            (&post, "/api/v1/namespaces/ns/configmaps", "create  configmaps ns "),
+            (
+                &put,
+                "/apis/regionstack.io/v1alpha1/namespaces/ns/piidatabases/db/status",
+                "update regionstack.io piidatabases/status ns db",
+            ),
+            (&patch, "/apis/regionstack.io/v1alpha1/regions/eu/status", "patch regionstack.io regions/status  eu"),
+            (&delete, "/api/v1/namespaces/ns/secrets/s", "delete  secrets ns s"),
+            (&delete, "/api/v1/namespaces/ns/secrets", "deletecollection  secrets ns "),
+            (&get, "/api/v1/namespaces/ns", "get  namespaces ns ns"),
+            (&put, "/api/v1/namespaces/ns/finalize", "update  namespaces/finalize ns ns"),
+            (&get, "/api/v1/namespaces", "list  namespaces  "),
+            (&get, "/apis/coordination.k8s.io/v1/namespaces/sys/leases/l", "get coordination.k8s.io leases sys l"),
+            (&get, "/apis", "get /apis"),
+            (&get, "/api/v1", "get /api/v1"),
+            (&get, "/openapi/v3/apis/regionstack.io/v1alpha1", "get /openapi/v3/apis/regionstack.io/v1alpha1"),
+            (&get, "/version", "get /version"),
+            (&post, "/healthz", "post /healthz"),
+        ];
+        let mut failures = Vec::new();
+        for (method, uri, expected) in cases {
+            let a = attrs(method, uri);
+            let got = if a.resource_request {
+                format!("{} {} {} {} {}", a.verb, a.api_group, a.combined_resource(), a.namespace, a.name)
+            } else {
+                format!("{} {}", a.verb, a.path)
+            };
+            if got != expected {
+                failures.push(format!("{method} {uri}: expected {expected:?}, got {got:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn tokens_in_the_path_are_split_off() {
+        assert_eq!(split_token_prefix("/emulator-token/abc/api/v1/pods"), ("/api/v1/pods", Some("abc")));
+        assert_eq!(split_token_prefix("/emulator-token/abc"), ("/", Some("abc")));
+        assert_eq!(split_token_prefix("/api/v1/pods"), ("/api/v1/pods", None));
+    }
+
+    #[test]
+    fn authentication_by_header_path_or_none() {
+        let auth = Auth::new(true);
+        let token = auth.issue(UserInfo::service_account("ns", "sa"));
+        let bearer = |t: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, format!("Bearer {t}").parse().unwrap());
+            h
+        };
+        assert_eq!(auth.authenticate(&bearer(&token), None).unwrap().name, "system:serviceaccount:ns:sa");
+        assert_eq!(auth.authenticate(&HeaderMap::new(), Some(&token)).unwrap().name, "system:serviceaccount:ns:sa");
+        assert!(
+            auth.authenticate(&bearer(auth.admin_token()), Some(&token)).unwrap().is_privileged(),
+            "the header wins"
+        );
+        assert_eq!(auth.authenticate(&HeaderMap::new(), None).unwrap(), UserInfo::anonymous());
+        assert_eq!(auth.authenticate(&bearer("nope"), None).unwrap_err().code, 401);
+        assert_eq!(auth.authenticate(&HeaderMap::new(), Some("nope")).unwrap_err().code, 401);
+        let mut basic = HeaderMap::new();
+        basic.insert(header::AUTHORIZATION, "Basic YTpi".parse().unwrap());
+        assert_eq!(auth.authenticate(&basic, None).unwrap_err().code, 401);
+    }
+}

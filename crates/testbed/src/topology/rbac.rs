@@ -54,3 +54,38 @@ pub fn without_permission(
     anyhow::ensure!(removed, "no rule grants {verb} on {resource} in API group {api_group:?}");
     Ok(objects)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grants(objects: &[Value]) -> Vec<String> {
+        kube_emulator::granted_permissions(objects)
+            .iter()
+            .map(|p| format!("{} {} {}", p.api_group, p.resource, p.verb))
+            .collect()
+    }
+
+    #[test]
+    fn the_fixture_has_one_service_account_and_binds_its_roles() {
+        let objects = operator_rbac().unwrap();
+        assert_eq!(objects.iter().filter(|o| o["kind"] == "ServiceAccount").count(), 1);
+        let granted = grants(&objects);
+        for g in ["regionstack.io piidatabases/status patch", "coordination.k8s.io leases update", " secrets get"] {
+            assert!(granted.contains(&g.to_owned()), "{g} not in {granted:?}");
+        }
+    }
+
+    #[test]
+    fn without_permission_takes_exactly_one_grant_away() {
+        let objects = operator_rbac().unwrap();
+        let before = grants(&objects);
+        let after =
+            grants(&without_permission(objects.clone(), "regionstack.io", "piidatabases/status", "patch").unwrap());
+        let removed: Vec<_> = before.iter().filter(|g| !after.contains(g)).collect();
+        assert_eq!(removed, ["regionstack.io piidatabases/status patch"]);
+        assert!(after.iter().all(|g| before.contains(g)), "nothing is added");
+        let err = without_permission(objects, "regionstack.io", "regions", "delete").unwrap_err();
+        assert!(err.to_string().contains("no rule grants delete on regions"), "{err}");
+    }
+}

@@ -216,6 +216,16 @@ pub async fn handle(
         return error_response(&e);
     }
     match route {
+        Route::Objects(req)
+            if method == Method::POST
+                && req.group == "authorization.k8s.io"
+                && req.plural == "selfsubjectaccessreviews" =>
+        {
+            match crate::auth::self_subject_access_review(&state, &headers, path_token, &body) {
+                Ok(review) => json_response(StatusCode::CREATED, &review),
+                Err(e) => error_response(&e),
+            }
+        }
         Route::Objects(req) => {
             if headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("protobuf")) {
                 // Only JSON is spoken; client-go then retries the request as JSON.

@@ -1,7 +1,7 @@
 //! Real `kubectl` against an emulator with RBAC on: the admin kubeconfig applies a
 //! Role and RoleBinding, a ServiceAccount's token kubeconfig is allowed what they
 //! grant and denied the rest with kube-apiserver's message, and an unknown token is
-//! refused as unauthorized.
+//! refused as unauthorized. `kubectl auth can-i` answers from the same rules.
 
 mod support_kubectl;
 
@@ -63,6 +63,11 @@ subjects:
     app.fails(&["delete", "configmap", "settings", "-n", "team"]).stderr_has(
         "configmaps \"settings\" is forbidden: User \"system:serviceaccount:team:app\" cannot delete resource \"configmaps\" in API group \"\" in the namespace \"team\"",
     );
+    // `kubectl auth can-i` (a SelfSubjectAccessReview) answers from the same rules.
+    app.ok(&["auth", "can-i", "list", "configmaps", "-n", "team"]).stdout_has("yes");
+    app.fails(&["auth", "can-i", "list", "configmaps", "-n", "default"]).stdout_has("no");
+    app.fails(&["auth", "can-i", "delete", "configmap/settings", "-n", "team"]).stdout_has("no");
+    admin.ok(&["auth", "can-i", "delete", "namespaces"]).stdout_has("yes");
     intruder.fails(&["get", "configmaps", "-n", "team"]).stderr_has("You must be logged in to the server");
 
     let denied: Vec<String> = emulator.denied().iter().map(ToString::to_string).collect();

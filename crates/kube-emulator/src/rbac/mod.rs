@@ -10,6 +10,7 @@
 //! in (see [`bootstrap_rules`]), not stored. Aggregation (`aggregationRule`) and the
 //! escalation checks on writing roles and bindings are not modelled.
 
+pub mod review;
 pub mod usage;
 
 #[cfg(test)]

@@ -271,12 +271,12 @@ pub fn self_subject_access_review(
         .ok_or_else(|| ApiError::bad_request("the body is not a SelfSubjectAccessReview"))?;
     let a = crate::rbac::review::attributes(&spec);
     if !state.auth.enabled() {
-        return Ok(crate::rbac::review::answer(spec, true, crate::rbac::MASTERS));
+        return Ok(crate::rbac::review::answer(&spec, true, crate::rbac::MASTERS));
     }
     let user = state.auth.authenticate(headers, path_token)?;
     let policy = state.auth.policy(&state.lock());
     let decision = crate::rbac::authorize(&policy, &user, &a);
-    Ok(crate::rbac::review::answer(spec, decision.allowed, &decision.reason))
+    Ok(crate::rbac::review::answer(&spec, decision.allowed, &decision.reason))
 }
 
 #[cfg(test)]

@@ -96,7 +96,7 @@ pub fn attributes(spec: &Value) -> Attributes {
 }
 
 /// The answered review.
-pub fn answer(spec: Value, allowed: bool, reason: &str) -> Value {
+pub fn answer(spec: &Value, allowed: bool, reason: &str) -> Value {
     let mut status = json!({"allowed": allowed});
     if !reason.is_empty() {
         status["reason"] = json!(reason);

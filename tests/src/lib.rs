@@ -33,6 +33,14 @@ pub struct E2e {
     pub clusters: Vec<RegionCluster>,
     topology: Option<Topology>,
     state: Option<tempfile::TempDir>,
+    /// The RBAC objects the emulated operators run under.
+    rbac: Vec<serde_json::Value>,
+}
+
+/// The RBAC objects the emulated operators run under: the testbed's fixture of what
+/// the operator needs (`crates/testbed/fixtures/operator-rbac.yaml`).
+pub fn operator_rbac_objects() -> anyhow::Result<Vec<serde_json::Value>> {
+    testbed::topology::rbac::operator_rbac()
 }
 
 impl E2e {
@@ -45,11 +53,14 @@ impl E2e {
             for (region, path) in parse_kubeconfigs(&list.to_string_lossy())? {
                 clusters.push(RegionCluster::from_kubeconfig(&region, path).await?);
             }
-            return Ok(Self { clusters, topology: None, state: None });
+            return Ok(Self { clusters, topology: None, state: None, rbac: Vec::new() });
         }
         let binary = ensure_binary("regionstack", "regionstack", Some(BIN_ENV))?;
         let state = tempfile::Builder::new().prefix("regionstack-e2e-").tempdir()?;
-        let options = TopologyOptions::new(state.path()).operator_binary(binary);
+        // The operators run as their ServiceAccount under the emulator's RBAC, so a
+        // permission the RBAC objects lack fails the suite (see `E2e::denied`).
+        let rbac = operator_rbac_objects()?;
+        let options = TopologyOptions::new(state.path()).operator_binary(binary).operator_rbac(rbac.clone());
         let started = async {
             let mut topology = Topology::start(options).await.context("starting the emulated topology")?;
             topology
@@ -61,7 +72,7 @@ impl E2e {
         match started.await {
             Ok(topology) => {
                 let clusters = regionstack::demo::clusters(&topology);
-                Ok(Self { clusters, topology: Some(topology), state: Some(state) })
+                Ok(Self { clusters, topology: Some(topology), state: Some(state), rbac })
             }
             Err(err) => Err(err.context(format!("state kept for inspection: {}", state.keep().display()))),
         }
@@ -82,6 +93,24 @@ impl E2e {
         let report = step.run(&self.clusters, STEP_TIMEOUT).await;
         assert!(report.passed, "step failed: {}\n{report}{}", step.title(), self.log_hint());
         report
+    }
+
+    /// Every request the emulated clusters refused the operators, as
+    /// `region: record` lines (empty on real clusters).
+    pub fn denied(&self) -> Vec<String> {
+        self.topology
+            .as_ref()
+            .map(|t| t.denied().iter().map(|(region, d)| format!("{region}: {d}")).collect())
+            .unwrap_or_default()
+    }
+
+    /// What the operators' RBAC grants that this run never used, so far (empty on
+    /// real clusters).
+    pub fn unused_permissions(&self) -> Vec<kube_emulator::Permission> {
+        self.topology
+            .as_ref()
+            .map(|t| kube_emulator::unused_permissions(&self.rbac, &t.access_logs()))
+            .unwrap_or_default()
     }
 
     fn log_hint(&self) -> String {

@@ -3,7 +3,8 @@
 //! with personal data crosses in both directions only anonymized, a rogue
 //! publication is refused, a hand-made slot is removed, a Planned region refuses a
 //! PII database. Then, on the emulated topology, an operator killed with SIGKILL and
-//! restarted converges again and keeps replicating.
+//! restarted converges again and keeps replicating. The emulated operators run under
+//! RBAC; any request they were denied fails the test.
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,14 @@ async fn demo_script_holds() {
         topology.wait_ready("eu-west-1", Instant::now() + Duration::from_secs(60)).await.expect("ready again");
         e2e.assert_step(&Step::Settle).await;
         e2e.assert_step(&Step::Replicate { from: "eu-west-1".into(), to: "eu-west-3".into() }).await;
+    }
+    // The operators ran under RBAC: a permission they lack fails the suite here even
+    // when the steps happened to hold.
+    let denied = e2e.denied();
+    assert!(denied.is_empty(), "the operators were denied:\n{}", denied.join("\n"));
+    println!("granted to the operators but never used in this run:");
+    for p in e2e.unused_permissions() {
+        println!("  {p}");
     }
     e2e.shutdown().await;
 }

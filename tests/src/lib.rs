@@ -33,14 +33,6 @@ pub struct E2e {
     pub clusters: Vec<RegionCluster>,
     topology: Option<Topology>,
     state: Option<tempfile::TempDir>,
-    /// The RBAC objects the emulated operators run under.
-    rbac: Vec<serde_json::Value>,
-}
-
-/// The RBAC objects the emulated operators run under: the testbed's fixture of what
-/// the operator needs (`crates/testbed/fixtures/operator-rbac.yaml`).
-pub fn operator_rbac_objects() -> anyhow::Result<Vec<serde_json::Value>> {
-    testbed::topology::rbac::operator_rbac()
 }
 
 impl E2e {
@@ -53,14 +45,14 @@ impl E2e {
             for (region, path) in parse_kubeconfigs(&list.to_string_lossy())? {
                 clusters.push(RegionCluster::from_kubeconfig(&region, path).await?);
             }
-            return Ok(Self { clusters, topology: None, state: None, rbac: Vec::new() });
+            return Ok(Self { clusters, topology: None, state: None });
         }
         let binary = ensure_binary("regionstack", "regionstack", Some(BIN_ENV))?;
         let state = tempfile::Builder::new().prefix("regionstack-e2e-").tempdir()?;
-        // The operators run as their ServiceAccount under the emulator's RBAC, so a
-        // permission the RBAC objects lack fails the suite (see `E2e::denied`).
-        let rbac = operator_rbac_objects()?;
-        let options = TopologyOptions::new(state.path()).operator_binary(binary).operator_rbac(rbac.clone());
+        // The operators run as their ServiceAccount under the Helm chart's RBAC, enforced
+        // by the emulators, so a permission the chart lacks fails the suite (see
+        // `E2e::denied`).
+        let options = TopologyOptions::new(state.path()).operator_binary(binary).chart_rbac();
         let started = async {
             let mut topology = Topology::start(options).await.context("starting the emulated topology")?;
             topology
@@ -72,7 +64,7 @@ impl E2e {
         match started.await {
             Ok(topology) => {
                 let clusters = regionstack::demo::clusters(&topology);
-                Ok(Self { clusters, topology: Some(topology), state: Some(state), rbac })
+                Ok(Self { clusters, topology: Some(topology), state: Some(state) })
             }
             Err(err) => Err(err.context(format!("state kept for inspection: {}", state.keep().display()))),
         }
@@ -104,13 +96,24 @@ impl E2e {
             .unwrap_or_default()
     }
 
-    /// What the operators' RBAC grants that this run never used, so far (empty on
-    /// real clusters).
-    pub fn unused_permissions(&self) -> Vec<kube_emulator::Permission> {
-        self.topology
-            .as_ref()
-            .map(|t| kube_emulator::unused_permissions(&self.rbac, &t.access_logs()))
-            .unwrap_or_default()
+    /// What the chart's RBAC grants that no operator used in this run so far, in any
+    /// region (empty on real clusters). A grant counts per region (each renders its own
+    /// Lease rule), so one is listed only when it went unused in every region.
+    pub fn unused_permissions(&self) -> anyhow::Result<Vec<kube_emulator::Permission>> {
+        let Some(topology) = &self.topology else { return Ok(Vec::new()) };
+        let key = |p: &kube_emulator::Permission| {
+            (p.namespace.clone(), p.api_group.clone(), p.resource.clone(), p.verb.clone(), p.non_resource_url.clone())
+        };
+        let mut unused: Option<Vec<kube_emulator::Permission>> = None;
+        for region in topology.region_names() {
+            let objects = testbed::topology::rbac::chart_rbac(&region)?;
+            let here = kube_emulator::unused_permissions(&objects, &topology.access_log(&region));
+            unused = Some(match unused {
+                None => here,
+                Some(before) => before.into_iter().filter(|p| here.iter().any(|h| key(h) == key(p))).collect(),
+            });
+        }
+        Ok(unused.unwrap_or_default())
     }
 
     fn log_hint(&self) -> String {

@@ -73,12 +73,31 @@ pub struct TopologyOptions {
     pub operator_binary: Option<PathBuf>,
     /// Extra arguments for every `regionstack run` (e.g. `--audit-interval 2`).
     pub operator_args: Vec<String>,
-    /// Run the operators under RBAC: every emulator authorizes requests, these objects
-    /// (exactly one ServiceAccount, plus Roles/ClusterRoles/bindings and anything else
-    /// to apply, e.g. a chart's rendered RBAC) are applied as the admin, and each
-    /// operator gets `<region>/operator-kubeconfig` with the ServiceAccount's token.
-    /// `None`: no authorization, operators use the admin kubeconfig.
-    pub operator_rbac: Option<Vec<serde_json::Value>>,
+    /// Run the operators under RBAC: every emulator authorizes requests, the RBAC
+    /// objects (exactly one ServiceAccount, plus Roles/ClusterRoles/bindings) are
+    /// applied as the admin, and each operator gets `<region>/operator-kubeconfig` with
+    /// the ServiceAccount's token. `None`: no authorization, operators use the admin
+    /// kubeconfig.
+    pub operator_rbac: Option<OperatorRbac>,
+}
+
+/// Where the RBAC objects of operators run under the emulator's RBAC come from.
+#[derive(Clone, Debug)]
+pub enum OperatorRbac {
+    /// The Helm chart's, rendered for each region ([`rbac::chart_rbac`]).
+    Chart,
+    /// These objects in every region (e.g. the chart's with a permission taken away).
+    Objects(Vec<serde_json::Value>),
+}
+
+impl OperatorRbac {
+    /// The objects for the operator of `region`.
+    pub fn objects_for(&self, region: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+        match self {
+            OperatorRbac::Chart => rbac::chart_rbac(region),
+            OperatorRbac::Objects(objects) => Ok(objects.clone()),
+        }
+    }
 }
 
 impl TopologyOptions {
@@ -96,10 +115,18 @@ impl TopologyOptions {
         }
     }
 
-    /// Run the operators under RBAC with `objects` (see [`TopologyOptions::operator_rbac`]).
+    /// Run the operators under RBAC with `objects` in every region (see
+    /// [`TopologyOptions::operator_rbac`]).
     #[must_use]
     pub fn operator_rbac(mut self, objects: Vec<serde_json::Value>) -> Self {
-        self.operator_rbac = Some(objects);
+        self.operator_rbac = Some(OperatorRbac::Objects(objects));
+        self
+    }
+
+    /// Run the operators under the Helm chart's RBAC, rendered per region.
+    #[must_use]
+    pub fn chart_rbac(mut self) -> Self {
+        self.operator_rbac = Some(OperatorRbac::Chart);
         self
     }
 
@@ -196,8 +223,8 @@ impl Topology {
             let node = RegionNode::new(name.clone(), dir, emulator, Arc::new(pii), Arc::new(telemetry));
             node.write_kubeconfig()?;
             node.install_crds().await?;
-            if let Some(objects) = &options.operator_rbac {
-                node.set_up_operator_rbac(objects).await?;
+            if let Some(rbac) = &options.operator_rbac {
+                node.set_up_operator_rbac(&rbac.objects_for(name)?).await?;
             }
             regions.push(node);
         }

@@ -1,18 +1,28 @@
 //! RBAC for the operators of a topology run under the emulator's authorization
-//! ([`super::TopologyOptions::operator_rbac`]): the hand-written fixture of what the
-//! operator needs (until the chart's rendered RBAC replaces it), and a helper that
-//! takes one permission away, for tests showing a missing permission fails visibly.
+//! ([`super::TopologyOptions::operator_rbac`]): the Helm chart's rendered RBAC, the
+//! same objects `helm install` creates in a real cluster, and a helper that takes one
+//! permission away, for tests showing a missing permission fails visibly.
 
 use anyhow::Context as _;
+use chart::{Chart, Release, Values};
 use serde_json::Value;
 
-/// `crates/testbed/fixtures/operator-rbac.yaml`: ServiceAccount
-/// `regionstack-system/regionstack`, ClusterRole and Role with their bindings.
-pub const OPERATOR_RBAC_YAML: &str = include_str!("../../fixtures/operator-rbac.yaml");
+use super::SYSTEM_NAMESPACE;
 
-/// The fixture's objects.
-pub fn operator_rbac() -> anyhow::Result<Vec<Value>> {
-    super::manifests::documents(&[("operator-rbac.yaml".to_owned(), OPERATOR_RBAC_YAML.to_owned())])
+/// The release name the topology renders the chart under (the ServiceAccount and the
+/// roles are named after it).
+pub const RELEASE: &str = "regionstack";
+
+/// The chart's RBAC objects for the operator of `region`: release [`RELEASE`] in
+/// `regionstack-system` (where the operators keep their Lease), `--set region=<region>`.
+/// ServiceAccount, ClusterRole, Role and their bindings; the Role's Lease rule names
+/// the region's Lease, so each region gets its own rendering.
+pub fn chart_rbac(region: &str) -> anyhow::Result<Vec<Value>> {
+    let chart = Chart::regionstack().context("loading charts/regionstack")?;
+    let rendered = chart
+        .render(&Release::new(RELEASE, SYSTEM_NAMESPACE), &Values::new().set("region", region))
+        .with_context(|| format!("rendering charts/regionstack for region {region}"))?;
+    Ok(rendered.rbac_objects().into_iter().map(|m| m.object.clone()).collect())
 }
 
 /// `objects` with `verb` on `resource` (e.g. `piidatabases/status`) of `api_group`
@@ -67,8 +77,8 @@ mod tests {
     }
 
     #[test]
-    fn the_fixture_has_one_service_account_and_binds_its_roles() {
-        let objects = operator_rbac().unwrap();
+    fn the_chart_renders_one_service_account_and_binds_its_roles() {
+        let objects = chart_rbac("eu-west-1").unwrap();
         assert_eq!(objects.iter().filter(|o| o["kind"] == "ServiceAccount").count(), 1);
         let granted = grants(&objects);
         for g in ["regionstack.io piidatabases/status patch", "coordination.k8s.io leases update", " secrets get"] {
@@ -78,7 +88,7 @@ mod tests {
 
     #[test]
     fn without_permission_takes_exactly_one_grant_away() {
-        let objects = operator_rbac().unwrap();
+        let objects = chart_rbac("eu-west-1").unwrap();
         let before = grants(&objects);
         let after =
             grants(&without_permission(objects.clone(), "regionstack.io", "piidatabases/status", "patch").unwrap());

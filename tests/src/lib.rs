@@ -66,9 +66,13 @@ impl E2e {
         let begun = Instant::now();
         let binary = ensure_binary("regionstack", "regionstack", Some(BIN_ENV))?;
         let state = tempfile::Builder::new().prefix("regionstack-e2e-").tempdir()?;
-        // A short audit interval: a managed PiiDatabase is looked at again after it
-        // (its CloudNativePG Cluster is not watched), and a hand-made slot is found by it.
-        let options = TopologyOptions::new(state.path()).operator_binary(binary).operator_args(AUDIT_INTERVAL_ARGS);
+        // The operators run as their ServiceAccount under the Helm chart's RBAC, enforced
+        // by the emulators, so a permission the chart lacks fails the suite (see
+        // `E2e::denied`). A short audit interval: a managed PiiDatabase is looked at
+        // again after it (its CloudNativePG Cluster is not watched), and a hand-made slot
+        // is found by it.
+        let options =
+            TopologyOptions::new(state.path()).operator_binary(binary).chart_rbac().operator_args(AUDIT_INTERVAL_ARGS);
         let started = async {
             let mut topology = Topology::start(options).await.context("starting the emulated topology")?;
             topology
@@ -149,6 +153,35 @@ impl E2e {
         let active = self.active_regions().await?;
         let [a, b, ..] = &active[..] else { bail!("the scenario needs two Active regions, found {active:?}") };
         Ok((self.cluster(a), self.cluster(b)))
+    }
+
+    /// Every request the emulated clusters refused the operators, as
+    /// `region: record` lines (empty on real clusters).
+    pub fn denied(&self) -> Vec<String> {
+        self.topology
+            .as_ref()
+            .map(|t| t.denied().iter().map(|(region, d)| format!("{region}: {d}")).collect())
+            .unwrap_or_default()
+    }
+
+    /// What the chart's RBAC grants that no operator used in this run so far, in any
+    /// region (empty on real clusters). A grant counts per region (each renders its own
+    /// Lease rule), so one is listed only when it went unused in every region.
+    pub fn unused_permissions(&self) -> anyhow::Result<Vec<kube_emulator::Permission>> {
+        let Some(topology) = &self.topology else { return Ok(Vec::new()) };
+        let key = |p: &kube_emulator::Permission| {
+            (p.namespace.clone(), p.api_group.clone(), p.resource.clone(), p.verb.clone(), p.non_resource_url.clone())
+        };
+        let mut unused: Option<Vec<kube_emulator::Permission>> = None;
+        for region in topology.region_names() {
+            let objects = testbed::topology::rbac::chart_rbac(&region)?;
+            let here = kube_emulator::unused_permissions(&objects, &topology.access_log(&region));
+            unused = Some(match unused {
+                None => here,
+                Some(before) => before.into_iter().filter(|p| here.iter().any(|h| key(h) == key(p))).collect(),
+            });
+        }
+        Ok(unused.unwrap_or_default())
     }
 
     fn log_hint(&self) -> String {

@@ -2,7 +2,8 @@
 //! `REGIONSTACK_E2E_KUBECONFIGS`), each creating and removing its own objects so
 //! that their order does not matter: a PiiDatabase applied to the wrong cluster, a
 //! TelemetryReplica exporting a raw identifier, deletion through the finalizers, and
-//! (emulated only) dropped and expired watches.
+//! (emulated only) dropped and expired watches. The emulated operators run under the
+//! Helm chart's RBAC; any request they were denied fails the test.
 
 use e2e::E2e;
 use e2e::scenarios::{deletion, faults, foreign, refused};
@@ -26,5 +27,9 @@ async fn operator_scenarios() {
     )
     .await;
     e2e.scenario("dropped, expired and compacted watches recover", Box::pin(faults::watch_faults(&e2e))).await;
+    // The operators ran under the chart's RBAC: finalizers, teardown and watch
+    // recovery needed nothing it does not grant.
+    let denied = e2e.denied();
+    assert!(denied.is_empty(), "the operators were denied:\n{}", denied.join("\n"));
     e2e.shutdown().await;
 }

@@ -1,5 +1,6 @@
-//! The CRDs committed under `crds/` must be exactly what the types generate today.
-//! When they are not, the failure says which file differs and how to regenerate.
+//! The CRDs committed under `crds/` and their copies in `charts/regionstack/crds/` (where
+//! Helm installs them from) must be exactly what the types generate today. When they are
+//! not, the failure says which file of which directory differs and how to regenerate.
 
 mod common;
 
@@ -32,9 +33,9 @@ fn first_difference(committed: &str, generated: &str) -> String {
     }
 }
 
-/// Compare the generated CRDs with the files in `dir`; `Err` carries a message naming
-/// every problem and the command that fixes it.
-fn check_drift(dir: &Path) -> Result<(), String> {
+/// Compare the generated CRDs with the files in `dir` (shown as `label`, e.g. `crds`);
+/// `Err` carries a message naming every problem and the command that fixes it.
+fn check_drift(dir: &Path, label: &str) -> Result<(), String> {
     let generated = generated();
     let mut problems = Vec::new();
 
@@ -43,9 +44,9 @@ fn check_drift(dir: &Path) -> Result<(), String> {
         match fs::read_to_string(&path) {
             Ok(committed) if committed == *yaml => {}
             Ok(committed) => {
-                problems.push(format!("crds/{file} is out of date ({})", first_difference(&committed, yaml)));
+                problems.push(format!("{label}/{file} is out of date ({})", first_difference(&committed, yaml)));
             }
-            Err(err) => problems.push(format!("crds/{file} is missing ({}: {err})", path.display())),
+            Err(err) => problems.push(format!("{label}/{file} is missing ({}: {err})", path.display())),
         }
     }
 
@@ -58,15 +59,16 @@ fn check_drift(dir: &Path) -> Result<(), String> {
         .collect();
     extra.sort();
     for name in extra {
-        problems
-            .push(format!("crds/{name} is not generated from any type in crates/api (delete it if the kind is gone)"));
+        problems.push(format!(
+            "{label}/{name} is not generated from any type in crates/api (delete it if the kind is gone)"
+        ));
     }
 
     if problems.is_empty() {
         Ok(())
     } else {
         Err(format!(
-            "the committed CRDs do not match crates/api:\n  - {}\nrun `{REGENERATE_COMMAND}`",
+            "the committed CRDs in {label}/ do not match crates/api:\n  - {}\nrun `{REGENERATE_COMMAND}`",
             problems.join("\n  - ")
         ))
     }
@@ -74,7 +76,16 @@ fn check_drift(dir: &Path) -> Result<(), String> {
 
 #[test]
 fn committed_crds_match_the_types() {
-    if let Err(message) = check_drift(&common::crds_dir()) {
+    if let Err(message) = check_drift(&common::crds_dir(), "crds") {
+        panic!("{message}");
+    }
+}
+
+#[test]
+fn the_charts_crds_match_the_types() {
+    // Helm installs the chart's crds/, so they must be the same bytes as crds/.
+    let dir = common::workspace_root().join("charts/regionstack/crds");
+    if let Err(message) = check_drift(&dir, "charts/regionstack/crds") {
         panic!("{message}");
     }
 }
@@ -141,7 +152,7 @@ fn drift_is_reported_with_the_regenerate_command() {
     for (file, yaml) in generated() {
         fs::write(scratch.join(file), yaml).unwrap();
     }
-    assert_eq!(check_drift(&scratch), Ok(()), "a fresh copy must pass");
+    assert_eq!(check_drift(&scratch, "crds"), Ok(()), "a fresh copy must pass");
 
     let instruction = "run `cargo run -p xtask -- gen-crds`";
 
@@ -149,7 +160,7 @@ fn drift_is_reported_with_the_regenerate_command() {
     let region = scratch.join("region.yaml");
     let original = fs::read_to_string(&region).unwrap();
     fs::write(&region, original.replace("shortNames:\n    - rsregion", "shortNames:\n    - rgn")).unwrap();
-    let message = check_drift(&scratch).unwrap_err();
+    let message = check_drift(&scratch, "crds").unwrap_err();
     assert!(message.contains("crds/region.yaml is out of date"), "{message}");
     assert!(message.contains(r#"committed "    - rgn", generated "    - rsregion""#), "{message}");
     assert!(message.ends_with(instruction), "{message}");
@@ -157,15 +168,21 @@ fn drift_is_reported_with_the_regenerate_command() {
 
     // Missing.
     fs::remove_file(scratch.join("piidatabase.yaml")).unwrap();
-    let message = check_drift(&scratch).unwrap_err();
+    let message = check_drift(&scratch, "crds").unwrap_err();
     assert!(message.contains("crds/piidatabase.yaml is missing"), "{message}");
     assert!(message.ends_with(instruction), "{message}");
 
     // Extra (and still missing: every problem is listed).
     fs::write(scratch.join("oldkind.yaml"), "kind: CustomResourceDefinition\n").unwrap();
-    let message = check_drift(&scratch).unwrap_err();
+    let message = check_drift(&scratch, "crds").unwrap_err();
     assert!(message.contains("crds/piidatabase.yaml is missing"), "{message}");
     assert!(message.contains("crds/oldkind.yaml is not generated"), "{message}");
+    assert!(message.ends_with(instruction), "{message}");
+
+    // The chart's copy is reported under its own directory.
+    let message = check_drift(&scratch, "charts/regionstack/crds").unwrap_err();
+    assert!(message.contains("charts/regionstack/crds/piidatabase.yaml is missing"), "{message}");
+    assert!(message.contains("the committed CRDs in charts/regionstack/crds/ do not match"), "{message}");
     assert!(message.ends_with(instruction), "{message}");
 
     fs::remove_dir_all(&scratch).unwrap();

@@ -4,6 +4,9 @@
 //! sent (an upper bound: it includes the create's own round trip) and from the moment
 //! its response arrived (a lower bound: events often arrive first).
 //!
+//! The same again with RBAC on, as a ServiceAccount (the default path authorizes
+//! nothing; the RBAC rows show what authorization costs when switched on).
+//!
 //! Run with `cargo bench -p regionstack-kube-emulator --bench emulator`. The bar
 //! (issue "Kubernetes API emulator"): ≥ 2,000 writes/s on the development machine.
 
@@ -33,9 +36,13 @@ fn config_map(name: String) -> ConfigMap {
 
 type Seen = Arc<Mutex<HashMap<String, Instant>>>;
 
-async fn run(label: &str, concurrency: usize) {
-    let emulator = kube_emulator::KubeEmulator::start().await.expect("emulator starts");
-    let api: Api<ConfigMap> = Api::namespaced(emulator.client(), "default");
+/// With `rbac`, the emulator authorizes every request and the writers and watchers
+/// are a ServiceAccount granted ConfigMaps by a Role among 50 unrelated bindings.
+async fn run(label: &str, concurrency: usize, rbac: bool) {
+    let config = kube_emulator::Config { rbac, ..kube_emulator::Config::default() };
+    let emulator = kube_emulator::KubeEmulator::start_with(config, 0).await.expect("emulator starts");
+    let client = if rbac { rbac_client(&emulator).await } else { emulator.client() };
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
     let start_rv = emulator.resource_version().to_string();
 
     let mut seen: Vec<Seen> = Vec::new();
@@ -113,10 +120,40 @@ async fn run(label: &str, concurrency: usize) {
     emulator.shutdown().await;
 }
 
+/// A client for the ServiceAccount `default/bench`, after binding it (and 50 others).
+async fn rbac_client(emulator: &kube_emulator::KubeEmulator) -> kube::Client {
+    use kube::api::{DynamicObject, Patch, PatchParams};
+    let ar = |kind: &str, plural: &str| kube::api::ApiResource {
+        group: "rbac.authorization.k8s.io".into(),
+        version: "v1".into(),
+        api_version: "rbac.authorization.k8s.io/v1".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    };
+    let roles: Api<DynamicObject> = Api::namespaced_with(emulator.client(), "default", &ar("Role", "roles"));
+    let bindings: Api<DynamicObject> =
+        Api::namespaced_with(emulator.client(), "default", &ar("RoleBinding", "rolebindings"));
+    let apply = PatchParams::apply("bench");
+    let role = serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "cm"},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "watch"]}]});
+    roles.patch("cm", &apply, &Patch::Apply(&role)).await.expect("role");
+    for i in 0..=50 {
+        let sa = if i == 50 { "bench".to_owned() } else { format!("other-{i}") };
+        let b = serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": format!("cm-{sa}")},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cm"},
+            "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": "default"}]});
+        bindings.patch(&format!("cm-{sa}"), &apply, &Patch::Apply(&b)).await.expect("binding");
+    }
+    emulator.client_for(&emulator.issue_token("default", "bench"))
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
-        run("sequential (1 writer)", 1).await;
-        run("concurrent (16 writers)", CONCURRENCY).await;
+        run("sequential (1 writer)", 1, false).await;
+        run("concurrent (16 writers)", CONCURRENCY, false).await;
+        run("RBAC, sequential", 1, true).await;
+        run("RBAC, concurrent (16)", CONCURRENCY, true).await;
     });
 }

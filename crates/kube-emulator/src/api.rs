@@ -18,11 +18,22 @@ pub struct Config {
     pub history_limit: usize,
     /// How often watches that asked for bookmarks get one.
     pub bookmark_interval: std::time::Duration,
+    /// Authenticate bearer tokens and authorize requests with RBAC (off by default:
+    /// every request is then admin and nothing is recorded).
+    pub rbac: bool,
+}
+
+impl Config {
+    /// The default settings with RBAC switched on.
+    #[must_use]
+    pub fn with_rbac() -> Self {
+        Self { rbac: true, ..Self::default() }
+    }
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { history_limit: 10_000, bookmark_interval: std::time::Duration::from_secs(1) }
+        Self { history_limit: 10_000, bookmark_interval: std::time::Duration::from_secs(1), rbac: false }
     }
 }
 

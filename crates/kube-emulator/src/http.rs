@@ -26,6 +26,8 @@ pub struct AppState {
     pub faults: Faults,
     /// Watch streams currently open (tests wait on it instead of sleeping).
     pub open_watches: Arc<std::sync::atomic::AtomicUsize>,
+    /// Tokens, RBAC switch and access record.
+    pub auth: crate::auth::Auth,
 }
 
 impl AppState {
@@ -206,7 +208,24 @@ pub async fn handle(
         accept = ?headers.get(header::ACCEPT),
         "request"
     );
-    match route(uri.path()) {
+    let (path, path_token) = crate::auth::split_token_prefix(uri.path());
+    let route = route(path);
+    if state.auth.enabled()
+        && let Err(e) = crate::auth::check(&state, &method, &route, path, path_token, &query, &headers)
+    {
+        return error_response(&e);
+    }
+    match route {
+        Route::Objects(req)
+            if method == Method::POST
+                && req.group == "authorization.k8s.io"
+                && req.plural == "selfsubjectaccessreviews" =>
+        {
+            match crate::auth::self_subject_access_review(&state, &headers, path_token, &body) {
+                Ok(review) => json_response(StatusCode::CREATED, &review),
+                Err(e) => error_response(&e),
+            }
+        }
         Route::Objects(req) => {
             if headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("protobuf")) {
                 // Only JSON is spoken; client-go then retries the request as JSON.

@@ -13,6 +13,7 @@
 //! ```
 
 pub mod api;
+pub mod auth;
 pub mod discovery;
 pub mod errors;
 pub mod faults;
@@ -23,6 +24,7 @@ pub mod meta;
 pub mod openapi;
 pub mod patch;
 pub mod patching;
+pub mod rbac;
 pub mod registry;
 pub mod render;
 pub mod schema;
@@ -42,6 +44,7 @@ use tokio::sync::watch as tokio_watch;
 
 pub use api::Config;
 pub use faults::Faults;
+pub use rbac::usage::{AccessRecord, Permission, granted_permissions, unused_permissions};
 
 use crate::http::AppState;
 use crate::server::Mode;
@@ -69,6 +72,7 @@ impl KubeEmulator {
             tokio::net::TcpListener::bind(("127.0.0.1", port)).await.context("binding the emulator's port")?;
         let addr = listener.local_addr()?;
         let state = Arc::new(AppState {
+            auth: auth::Auth::new(config.rbac),
             inner: Mutex::new(api::Inner::new(config)),
             faults: Faults::default(),
             open_watches: Arc::default(),
@@ -99,24 +103,83 @@ impl KubeEmulator {
         self.addr
     }
 
-    /// A `kube::Client` talking to this emulator.
+    /// A `kube::Client` talking to this emulator as the admin (`system:masters`).
     pub fn client(&self) -> kube::Client {
-        let config = kube::Config::new(self.url().parse().expect("a valid URL"));
+        self.client_for(self.admin_token())
+    }
+
+    /// A `kube::Client` presenting `token` (from [`issue_token`](Self::issue_token)).
+    pub fn client_for(&self, token: &str) -> kube::Client {
+        let mut config = kube::Config::new(self.url().parse().expect("a valid URL"));
+        let value = format!("Bearer {token}").parse().expect("a token is a valid header value");
+        config.headers.push((axum::http::header::AUTHORIZATION, value));
         kube::Client::try_from(config).expect("a client for a plain HTTP URL")
     }
 
-    /// A kubeconfig (context `emulator`, no credentials) pointing at this emulator.
+    /// A kubeconfig (context `emulator`) pointing at this emulator, as the admin.
     pub fn kubeconfig_yaml(&self) -> String {
+        self.kubeconfig_yaml_for(self.admin_token())
+    }
+
+    /// A kubeconfig (context `emulator`) presenting `token`: as `user.token`, and
+    /// (with RBAC on) in the server URL's path too, because client-go (kubectl) sends
+    /// credentials only over TLS ([`auth::TOKEN_PREFIX`]).
+    pub fn kubeconfig_yaml_for(&self, token: &str) -> String {
+        let url = if self.rbac_enabled() { format!("{}{}{token}", self.url(), auth::TOKEN_PREFIX) } else { self.url() };
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: emulator\n  cluster:\n    server: {url}\ncontexts:\n- name: emulator\n  context:\n    cluster: emulator\n    user: emulator\n    namespace: default\ncurrent-context: emulator\nusers:\n- name: emulator\n  user: {{}}\n",
-            url = self.url()
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: emulator\n  cluster:\n    server: {url}\ncontexts:\n- name: emulator\n  context:\n    cluster: emulator\n    user: emulator\n    namespace: default\ncurrent-context: emulator\nusers:\n- name: emulator\n  user:\n    token: {token}\n"
         )
     }
 
-    /// Write the kubeconfig to a file.
+    /// Write the admin kubeconfig to a file.
     pub fn write_kubeconfig(&self, path: impl AsRef<Path>) -> anyhow::Result<()> {
-        std::fs::write(path.as_ref(), self.kubeconfig_yaml())
+        self.write_kubeconfig_for(path, self.admin_token())
+    }
+
+    /// Write a kubeconfig presenting `token` to a file.
+    pub fn write_kubeconfig_for(&self, path: impl AsRef<Path>, token: &str) -> anyhow::Result<()> {
+        std::fs::write(path.as_ref(), self.kubeconfig_yaml_for(token))
             .with_context(|| format!("writing {}", path.as_ref().display()))
+    }
+
+    /// Whether requests are authenticated and authorized ([`Config::rbac`]).
+    pub fn rbac_enabled(&self) -> bool {
+        self.state.auth.enabled()
+    }
+
+    /// The admin's bearer token (user `kubernetes-admin`, group `system:masters`);
+    /// what [`client`](Self::client) and [`write_kubeconfig`](Self::write_kubeconfig) use.
+    pub fn admin_token(&self) -> &str {
+        self.state.auth.admin_token()
+    }
+
+    /// A bearer token for the ServiceAccount `namespace/name` (user
+    /// `system:serviceaccount:<ns>:<name>`, groups `system:serviceaccounts`,
+    /// `system:serviceaccounts:<ns>`, `system:authenticated`). The ServiceAccount
+    /// object need not exist.
+    pub fn issue_token(&self, namespace: &str, service_account: &str) -> String {
+        self.state.auth.issue(rbac::UserInfo::service_account(namespace, service_account))
+    }
+
+    /// A bearer token for a user in `groups` (plus `system:authenticated`).
+    pub fn issue_user_token(&self, user: &str, groups: &[&str]) -> String {
+        self.state.auth.issue(rbac::UserInfo::user(user, groups))
+    }
+
+    /// Every authorization decision taken for a non-admin identity so far, in order
+    /// (empty while RBAC is off).
+    pub fn access_log(&self) -> Vec<rbac::usage::AccessRecord> {
+        self.state.auth.log()
+    }
+
+    /// The denied requests of the access log.
+    pub fn denied(&self) -> Vec<rbac::usage::AccessRecord> {
+        self.access_log().into_iter().filter(|r| !r.allowed).collect()
+    }
+
+    /// Forget the access log.
+    pub fn clear_access_log(&self) {
+        self.state.auth.clear_log();
     }
 
     /// Fault injection switches.

@@ -15,6 +15,9 @@ struct Args {
     /// Write a kubeconfig for the emulator to this file.
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
+    /// Authenticate bearer tokens and authorize with RBAC (the kubeconfig is the admin's).
+    #[arg(long)]
+    rbac: bool,
 }
 
 #[tokio::main]
@@ -24,7 +27,11 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
-    let emulator = kube_emulator::KubeEmulator::start_with(kube_emulator::Config::default(), args.port).await?;
+    let emulator = kube_emulator::KubeEmulator::start_with(
+        kube_emulator::Config { rbac: args.rbac, ..Default::default() },
+        args.port,
+    )
+    .await?;
     println!("{}", emulator.url());
     if let Some(path) = &args.kubeconfig {
         emulator.write_kubeconfig(path)?;

@@ -78,13 +78,23 @@ pub struct Store {
     /// Highest version no longer in history: watches must start at or after it.
     compacted: u64,
     tx: broadcast::Sender<Arc<Change>>,
+    /// The version of the last change to an RBAC object (the authorizer's cache key).
+    rbac_version: u64,
 }
 
 impl Store {
     /// An empty store keeping `history_limit` changes for watches.
     pub fn new(history_limit: usize) -> Self {
         let (tx, _) = broadcast::channel(65_536);
-        Self { objects: BTreeMap::new(), rv: 1, history: VecDeque::new(), history_limit, compacted: 0, tx }
+        Self {
+            objects: BTreeMap::new(),
+            rv: 1,
+            history: VecDeque::new(),
+            history_limit,
+            compacted: 0,
+            tx,
+            rbac_version: 0,
+        }
     }
 
     /// The current global resourceVersion.
@@ -119,7 +129,15 @@ impl Store {
         self.objects.iter()
     }
 
+    /// The version of the last change to a Role, ClusterRole or binding.
+    pub fn rbac_version(&self) -> u64 {
+        self.rbac_version
+    }
+
     fn record(&mut self, key: ObjectKey, kind: EventType, object: Arc<Value>, old: Option<Arc<Value>>) {
+        if key.resource.group == "rbac.authorization.k8s.io" {
+            self.rbac_version = self.rv;
+        }
         let change = Arc::new(Change { rv: self.rv, key, kind, object, old });
         self.history.push_back(change.clone());
         while self.history.len() > self.history_limit {

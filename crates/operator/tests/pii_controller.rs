@@ -85,7 +85,9 @@ async fn enforce_mode_guards_repairs_stays_quiet_and_tears_down() {
         h.ctx.metrics.encode().contains(r#"regionstack_repairs_total{kind="PiiDatabase",code="RogueReplication"} 1"#)
     );
 
-    // Idle: audits keep running, the status is not written.
+    // Idle: audits keep running, the status is not written. The repairing reconcile
+    // may still be writing its status after its Event: let it finish first.
+    h.wait_reconciles(1).await;
     let before = h.api(NS).get("customers").await.unwrap();
     let writes = h.ctx.metrics.status_writes(pii::KIND);
     h.wait_reconciles(5).await;

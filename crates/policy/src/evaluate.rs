@@ -73,6 +73,19 @@ impl<'a> RegionIndex<'a> {
     }
 }
 
+/// Findings for a Region: what its schema cannot check. Every regime declared in force
+/// must be in force in the Region's country; territorial regimes (FDPA is French law,
+/// DPDP Indian, GDPR the EEA's) declared elsewhere would make the policy reason about
+/// rules that do not apply there. One `InvalidSpec` finding per misplaced regime.
+pub fn evaluate_region(spec: &RegionSpec) -> Vec<Finding> {
+    let country = spec.location.country.as_str();
+    spec.jurisdictions
+        .iter()
+        .filter(|regime| Catalogue::scope(**regime).is_some_and(|scope| !scope.contains(&country)))
+        .map(|regime| Finding::new(ReasonCode::InvalidSpec, format!("{regime} is not in force in {country}")))
+        .collect()
+}
+
 /// Findings for a PiiDatabase.
 pub fn evaluate_pii(spec: &PiiDatabaseSpec, regions: &RegionIndex<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
@@ -390,16 +403,15 @@ pub struct World<'a> {
     pub replicas: &'a [TelemetryReplica],
 }
 
-/// Judge every object of the world. Regions carry no offline rule of their own and are
-/// reported with no findings; the others follow [`evaluate_pii`] and
-/// [`evaluate_replica`].
+/// Judge every object of the world: Regions by [`evaluate_region`], the others by
+/// [`evaluate_pii`] and [`evaluate_replica`].
 pub fn evaluate_world(world: World<'_>, catalogue: &Catalogue) -> Vec<Verdict> {
     let index = RegionIndex::from_regions(world.regions);
     let regions = world.regions.iter().map(|r| Verdict {
         kind: Kind::Region,
         namespace: None,
         name: r.name_any(),
-        findings: Vec::new(),
+        findings: evaluate_region(&r.spec),
     });
     let pii = world.pii_databases.iter().map(|db| Verdict {
         kind: Kind::PiiDatabase,

@@ -1,6 +1,6 @@
 //! regionstack's residency policy (DESIGN §5) as pure functions: no I/O, no clock, no
 //! Kubernetes client. The operator, the admission path and `regionstack check` all
-//! call [`evaluate_pii`], [`evaluate_replica`] or [`evaluate_world`] and therefore
+//! call [`evaluate_region`], [`evaluate_pii`], [`evaluate_replica`] or [`evaluate_world`] and therefore
 //! reach the same verdict on the same objects.
 //!
 //! Interpretations of DESIGN §5 that are not spelled out there are documented where
@@ -15,7 +15,7 @@ pub mod row_filter;
 
 pub use catalogue::{Basis, Catalogue, TransferDecision};
 pub use evaluate::{
-    Finding, Kind, RegionIndex, ReplicaVerdict, TargetDecision, Verdict, World, evaluate_pii, evaluate_replica,
-    evaluate_world,
+    Finding, Kind, RegionIndex, ReplicaVerdict, TargetDecision, Verdict, World, evaluate_pii, evaluate_region,
+    evaluate_replica, evaluate_world,
 };
 pub use row_filter::{RowFilter, RowFilterError};

@@ -33,6 +33,7 @@
 mod bin;
 mod cluster;
 mod error;
+pub mod poll;
 mod process;
 mod server;
 pub mod topology;

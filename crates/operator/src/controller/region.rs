@@ -17,7 +17,6 @@ use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 use regionstack_api::condition::{Condition, ConditionStatus, set_condition};
 use regionstack_api::{Lifecycle, PiiDatabase, ReasonCode, Region, RegionSpec, RegionStatus, TelemetryReplica};
-use regionstack_policy::Catalogue;
 
 use super::{Context, ErrorCategory, events, status};
 
@@ -47,19 +46,10 @@ impl ErrorCategory for Error {
     }
 }
 
-/// What the schema cannot check: every regime declared in force must be in force in
-/// the Region's country. Territorial regimes (FDPA is French law, DPDP Indian, GDPR
-/// the EEA's) declared elsewhere would make the residency policy reason about rules
-/// that do not apply there. Returns one sentence per problem, empty when valid.
+/// What the schema cannot check ([`regionstack_policy::evaluate_region`], the rule
+/// `regionstack check` applies too): one sentence per problem, empty when valid.
 pub fn validate(spec: &RegionSpec) -> Vec<String> {
-    let country = spec.location.country.as_str();
-    spec.jurisdictions
-        .iter()
-        .filter_map(|regime| {
-            let scope = Catalogue::scope(*regime)?;
-            (!scope.contains(&country)).then(|| format!("{regime} is not in force in {country}"))
-        })
-        .collect()
+    regionstack_policy::evaluate_region(spec).into_iter().map(|f| f.message).collect()
 }
 
 /// How many objects of this cluster refer to a Region.

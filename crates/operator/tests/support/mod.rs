@@ -6,9 +6,6 @@
 
 pub mod pii;
 
-use std::future::Future;
-use std::time::Duration;
-
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
@@ -28,28 +25,12 @@ pub fn init_logging() {
     }
 }
 
-/// Poll `f` every 50 ms until it returns `Some`, failing with `what` after `timeout`.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+pub use testbed::poll::eventually;
 
 /// Install regionstack's CRDs.
 pub async fn install_crds(client: &Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for (_, crd) in regionstack_api::crd::all() {
-        api.create(&PostParams::default(), &crd).await.expect("create CRD");
-    }
+    let crds: Vec<_> = regionstack_api::crd::all().into_iter().map(|(_, crd)| crd).collect();
+    testbed::topology::objects::install_crds(client, &crds).await.expect("install the CRDs");
 }
 
 /// A minimal CloudNativePG `Cluster` CRD (schema-less, status subresource): enough for

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 use kube::api::{ListParams, PostParams};
@@ -28,22 +27,13 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 /// The namespace of the leader-election Lease.
 pub const LEASE_NAMESPACE: &str = "regionstack-system";
 
-/// Poll `check` every 20 ms until it returns `Some`, failing after [`DEADLINE`].
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+/// Poll `check` until it returns `Some`, failing after [`DEADLINE`].
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    tokio::time::timeout(DEADLINE, async {
-        loop {
-            if let Some(v) = check().await {
-                return v;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("timed out after {DEADLINE:?} waiting for {what}"))
+    testbed::poll::eventually(what, DEADLINE, check).await
 }
 
 /// An emulator, its client and a kubeconfig file pointing at it.
@@ -79,10 +69,8 @@ impl Env {
 
     /// Install the CRDs from `regionstack_api::crd::all()` and wait until served.
     pub async fn install_crds(&self) {
-        let crds: Api<CustomResourceDefinition> = Api::all(self.client.clone());
-        for (_, crd) in regionstack_api::crd::all() {
-            crds.create(&PostParams::default(), &crd).await.expect("create CRD");
-        }
+        let crds: Vec<_> = regionstack_api::crd::all().into_iter().map(|(_, crd)| crd).collect();
+        testbed::topology::objects::install_crds(&self.client, &crds).await.expect("install the CRDs");
         let regions: Api<Region> = Api::all(self.client.clone());
         eventually("the Region API", || async { regions.list(&ListParams::default()).await.ok() }).await;
     }

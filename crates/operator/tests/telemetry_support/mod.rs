@@ -5,14 +5,12 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams, ObjectMeta, PostParams};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
@@ -95,10 +93,8 @@ pub struct RegionEnv {
 pub async fn emulator(regions: &[Region]) -> KubeEmulator {
     let emulator = KubeEmulator::start().await.expect("start the emulator");
     let client = emulator.client();
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for (_, crd) in regionstack_api::crd::all() {
-        crds.create(&PostParams::default(), &crd).await.expect("install a CRD");
-    }
+    let crds: Vec<_> = regionstack_api::crd::all().into_iter().map(|(_, crd)| crd).collect();
+    testbed::topology::objects::install_crds(&client, &crds).await.expect("install the CRDs");
     let ns = Namespace { metadata: named(SYSTEM_NAMESPACE, None), ..Namespace::default() };
     Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.expect("create namespace");
     let region_api: Api<Region> = Api::all(client);
@@ -184,21 +180,7 @@ pub async fn psql(pg: &Arc<PgServer>, db: &str, sql: &str) -> String {
     tokio::task::spawn_blocking(move || pg.psql(&db, &sql).unwrap_or_else(|e| panic!("{sql}: {e}"))).await.unwrap()
 }
 
-/// Poll `f` every 100 ms until it returns `Some`; panic after `timeout`.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+pub use testbed::poll::eventually;
 
 /// The replica `name` in `default`, if it exists.
 pub async fn get_replica(client: &Client, name: &str) -> Option<TelemetryReplica> {

@@ -37,6 +37,7 @@ pub mod databases;
 pub mod manifests;
 pub mod objects;
 pub mod process;
+pub mod rbac;
 mod region;
 
 use std::collections::BTreeSet;
@@ -72,6 +73,31 @@ pub struct TopologyOptions {
     pub operator_binary: Option<PathBuf>,
     /// Extra arguments for every `regionstack run` (e.g. `--audit-interval 2`).
     pub operator_args: Vec<String>,
+    /// Run the operators under RBAC: every emulator authorizes requests, the RBAC
+    /// objects (exactly one ServiceAccount, plus Roles/ClusterRoles/bindings) are
+    /// applied as the admin, and each operator gets `<region>/operator-kubeconfig` with
+    /// the ServiceAccount's token. `None`: no authorization, operators use the admin
+    /// kubeconfig.
+    pub operator_rbac: Option<OperatorRbac>,
+}
+
+/// Where the RBAC objects of operators run under the emulator's RBAC come from.
+#[derive(Clone, Debug)]
+pub enum OperatorRbac {
+    /// The Helm chart's, rendered for each region ([`rbac::chart_rbac`]).
+    Chart,
+    /// These objects in every region (e.g. the chart's with a permission taken away).
+    Objects(Vec<serde_json::Value>),
+}
+
+impl OperatorRbac {
+    /// The objects for the operator of `region`.
+    pub fn objects_for(&self, region: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+        match self {
+            OperatorRbac::Chart => rbac::chart_rbac(region),
+            OperatorRbac::Objects(objects) => Ok(objects.clone()),
+        }
+    }
 }
 
 impl TopologyOptions {
@@ -85,7 +111,23 @@ impl TopologyOptions {
             apply: ApplyMode::Auto,
             operator_binary: None,
             operator_args: Vec::new(),
+            operator_rbac: None,
         }
+    }
+
+    /// Run the operators under RBAC with `objects` in every region (see
+    /// [`TopologyOptions::operator_rbac`]).
+    #[must_use]
+    pub fn operator_rbac(mut self, objects: Vec<serde_json::Value>) -> Self {
+        self.operator_rbac = Some(OperatorRbac::Objects(objects));
+        self
+    }
+
+    /// Run the operators under the Helm chart's RBAC, rendered per region.
+    #[must_use]
+    pub fn chart_rbac(mut self) -> Self {
+        self.operator_rbac = Some(OperatorRbac::Chart);
+        self
     }
 
     /// Start one operator process per region from `binary`.
@@ -175,10 +217,15 @@ impl Topology {
             let (Some(pii), Some(telemetry)) = (servers.next(), servers.next()) else { unreachable!("two per region") };
             let dir = options.state_dir.join(name);
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            let emulator = KubeEmulator::start().await.with_context(|| format!("starting {name}'s API emulator"))?;
+            let config = kube_emulator::Config { rbac: options.operator_rbac.is_some(), ..Default::default() };
+            let emulator =
+                KubeEmulator::start_with(config, 0).await.with_context(|| format!("starting {name}'s API emulator"))?;
             let node = RegionNode::new(name.clone(), dir, emulator, Arc::new(pii), Arc::new(telemetry));
             node.write_kubeconfig()?;
             node.install_crds().await?;
+            if let Some(rbac) = &options.operator_rbac {
+                node.set_up_operator_rbac(&rbac.objects_for(name)?).await?;
+            }
             regions.push(node);
         }
         let mut topology = Self { applied_with: options.apply.resolve(), options, regions };
@@ -262,6 +309,23 @@ impl Topology {
         if let Ok(node) = self.region_mut(region) {
             node.stop_operator();
         }
+    }
+
+    /// `region`'s access record: every authorization decision its emulator took for a
+    /// non-admin identity (the operator's ServiceAccount under
+    /// [`TopologyOptions::operator_rbac`]); empty without RBAC.
+    pub fn access_log(&self, region: &str) -> Vec<kube_emulator::AccessRecord> {
+        self.region(region).emulator().access_log()
+    }
+
+    /// Every denied request in every region, as `(region, record)`.
+    pub fn denied(&self) -> Vec<(String, kube_emulator::AccessRecord)> {
+        self.regions.iter().flat_map(|r| r.emulator().denied().into_iter().map(|d| (r.name().to_owned(), d))).collect()
+    }
+
+    /// Every region's access record together (for [`kube_emulator::unused_permissions`]).
+    pub fn access_logs(&self) -> Vec<kube_emulator::AccessRecord> {
+        self.regions.iter().flat_map(|r| r.emulator().access_log()).collect()
     }
 
     /// Waits until `region`'s operator answers `/ready` with 200.

@@ -70,6 +70,12 @@ impl RegionNode {
         self.dir.join("kubeconfig")
     }
 
+    /// The kubeconfig the operator runs with: `<state>/<region>/operator-kubeconfig`
+    /// (its ServiceAccount's token) under RBAC, else the admin [`Self::kubeconfig`].
+    pub fn operator_kubeconfig(&self) -> PathBuf {
+        if self.emulator().rbac_enabled() { self.dir.join("operator-kubeconfig") } else { self.kubeconfig() }
+    }
+
     /// `<state>/<region>/operator.log`: the operator's stdout and stderr, across
     /// restarts.
     pub fn operator_log(&self) -> PathBuf {
@@ -118,6 +124,31 @@ impl RegionNode {
         objects::ensure_namespace(&self.client(), SYSTEM_NAMESPACE).await
     }
 
+    /// Applies the RBAC objects as the admin (creating the namespaces they live in)
+    /// and writes the operator's kubeconfig with its ServiceAccount's token.
+    pub(super) async fn set_up_operator_rbac(&self, objects: &[serde_json::Value]) -> anyhow::Result<()> {
+        let accounts: Vec<_> = objects.iter().filter(|o| o["kind"] == "ServiceAccount").collect();
+        let [account] = accounts.as_slice() else {
+            anyhow::bail!("the operator's RBAC objects need exactly one ServiceAccount, found {}", accounts.len());
+        };
+        let namespace = account.pointer("/metadata/namespace").and_then(serde_json::Value::as_str).unwrap_or("default");
+        let name = account
+            .pointer("/metadata/name")
+            .and_then(serde_json::Value::as_str)
+            .context("a ServiceAccount without a name")?;
+        let client = self.client();
+        let namespaces: std::collections::BTreeSet<&str> = objects
+            .iter()
+            .filter_map(|o| o.pointer("/metadata/namespace").and_then(serde_json::Value::as_str))
+            .collect();
+        for ns in namespaces {
+            objects::ensure_namespace(&client, ns).await?;
+        }
+        objects::server_side_apply(&client, objects).await.context("applying the operator's RBAC objects")?;
+        let token = self.emulator().issue_token(namespace, name);
+        self.emulator().write_kubeconfig_for(self.operator_kubeconfig(), &token)
+    }
+
     pub(super) async fn provide_secrets(&self, needs: &[SecretNeed]) -> anyhow::Result<()> {
         let client = self.client();
         let telemetry = admin_keys(&self.telemetry, databases::TELEMETRY_DATABASE);
@@ -158,7 +189,7 @@ impl RegionNode {
         }
         let health_addr = free_loopback_addr()?;
         let mut args: Vec<std::ffi::OsString> = vec!["run".into(), "--region".into(), self.name.clone().into()];
-        args.extend(["--kubeconfig".into(), self.kubeconfig().into_os_string()]);
+        args.extend(["--kubeconfig".into(), self.operator_kubeconfig().into_os_string()]);
         args.extend(["--health-addr".into(), health_addr.to_string().into(), "--log-format".into(), "json".into()]);
         args.extend(extra.iter().map(Into::into));
         let spec = ProcessSpec {

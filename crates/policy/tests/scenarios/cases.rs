@@ -1,24 +1,17 @@
-//! Table-driven residency scenarios (DESIGN §2, §4, §5): one [`Scenario`] per case,
-//! each stating exactly which reason codes the verdict carries (a missing or an extra
-//! code fails), and for replicas the data class and every per-target decision.
-//!
-//! Every offline-decidable reason code is produced by at least one scenario
-//! ([`every_offline_decidable_code_is_covered`]).
-
-mod support;
+//! The scenarios themselves: one variant of [`Scenario`] per case and, in [`case`],
+//! its input and exactly the verdict it expects.
 
 use regionstack_api::fixtures::{
-    AP_SOUTH_1, ColumnBuilder, EU_WEST_1, EU_WEST_3, PiiDatabaseBuilder, TableBuilder, TelemetryReplicaBuilder,
-    anonymous_telemetry_table, device_telemetry_table, identifier, measurement, quasi, seed_topology,
+    AP_SOUTH_1, ColumnBuilder, EU_WEST_1, EU_WEST_3, PiiDatabaseBuilder, RegionBuilder, TableBuilder,
+    TelemetryReplicaBuilder, anonymous_telemetry_table, device_telemetry_table, identifier, measurement, quasi,
+    seed_topology,
 };
 use regionstack_api::pii::Enforcement;
-use regionstack_api::region::Lifecycle;
 use regionstack_api::telemetry::{DataClass, TimeUnit, TransferBasis, TransformKind};
 use regionstack_api::{Jurisdiction, PiiDatabase, ReasonCode, Region, TelemetryReplica};
-use regionstack_policy::{
-    Catalogue, Kind, RegionIndex, TargetDecision, World, evaluate_pii, evaluate_replica, evaluate_world,
-};
-use support::{AP_NORTHEAST_1, AP_SOUTH_2, EU_NORTH_1, UNKNOWN, US_EAST_1, codes, sorted, world};
+use regionstack_policy::{Catalogue, TargetDecision};
+
+use crate::support::{AP_NORTHEAST_1, AP_SOUTH_2, EU_NORTH_1, UNKNOWN, US_EAST_1, sorted, world};
 
 use ReasonCode::{
     BackupOutOfRegion, CrossRegionReplica, DuplicateTable, InvalidIdentifier, InvalidRowFilter, InvalidSpec,
@@ -32,12 +25,12 @@ macro_rules! scenarios {
     ($($(#[doc = $doc:expr])+ $name:ident,)+) => {
         /// One residency case.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        enum Scenario {
+        pub enum Scenario {
             $($(#[doc = $doc])+ $name,)+
         }
 
         impl Scenario {
-            const ALL: &'static [Scenario] = &[$(Scenario::$name),+];
+            pub const ALL: &'static [Scenario] = &[$(Scenario::$name),+];
         }
     };
 }
@@ -50,6 +43,12 @@ scenarios! {
     SeedIrelandToParisIsPseudonymousWithinTheEea,
     /// eu-west-3 → eu-west-1: GDPR and FDPA both allow it within the EEA.
     SeedParisToIrelandIsPseudonymousWithinTheEea,
+
+    // --- Region ---
+    /// Regimes in force in the Region's country (GDPR and FDPA in France).
+    RegionRegimesInForceAtHome,
+    /// A territorial regime declared where it is not law (FDPA in Germany, DPDP in Ireland).
+    RegionRegimeOutsideItsTerritory,
 
     // --- PiiDatabase ---
     /// Managed, backed up and replicated inside its own region, under its region's regimes.
@@ -163,9 +162,11 @@ scenarios! {
 }
 
 /// What a scenario judges.
-enum Subject {
+pub enum Subject {
     /// The seed topology, through `evaluate_world`.
     Seed,
+    /// One Region.
+    Region(Region),
     /// One PiiDatabase.
     Pii(PiiDatabase),
     /// One TelemetryReplica.
@@ -173,16 +174,16 @@ enum Subject {
 }
 
 /// A scenario's input and expected verdict.
-struct Case {
-    subject: Subject,
-    regions: Vec<Region>,
-    catalogue: Catalogue,
+pub struct Case {
+    pub subject: Subject,
+    pub regions: Vec<Region>,
+    pub catalogue: Catalogue,
     /// Exactly these codes, as a multiset.
-    codes: Vec<ReasonCode>,
+    pub codes: Vec<ReasonCode>,
     /// Data class of the whole replica, and of each table in spec order.
-    class: Option<(DataClass, Vec<DataClass>)>,
+    pub class: Option<(DataClass, Vec<DataClass>)>,
     /// Every per-target decision, in spec order.
-    targets: Option<Vec<TargetDecision>>,
+    pub targets: Option<Vec<TargetDecision>>,
 }
 
 impl Case {
@@ -256,12 +257,20 @@ fn customers() -> PiiDatabaseBuilder {
 }
 
 #[allow(clippy::too_many_lines)] // one arm per scenario
-fn case(scenario: Scenario) -> Case {
+pub fn case(scenario: Scenario) -> Case {
     use DataClass::{Anonymous, Personal, Pseudonymous};
     use Jurisdiction::{Dpdp, Fdpa, Gdpr};
     let seed = seed_topology();
     match scenario {
         Scenario::SeedTopologyIsCompliant => Case::new(Subject::Seed, &[]).regions(seed.regions),
+        Scenario::RegionRegimesInForceAtHome => Case::new(
+            Subject::Region(RegionBuilder::new("paris").country("FR").jurisdictions([Gdpr, Fdpa]).build()),
+            &[],
+        ),
+        Scenario::RegionRegimeOutsideItsTerritory => Case::new(
+            Subject::Region(RegionBuilder::new("frankfurt").country("DE").jurisdictions([Gdpr, Fdpa, Dpdp]).build()),
+            &[InvalidSpec, InvalidSpec],
+        ),
         Scenario::SeedIrelandToParisIsPseudonymousWithinTheEea => {
             Case::new(Subject::Replica(seed.replicas[0].clone()), &[])
                 .regions(seed.regions)
@@ -568,132 +577,4 @@ fn case(scenario: Scenario) -> Case {
         .tables(Personal, &[Personal, Anonymous])
         .targets([refused(AP_SOUTH_1), refused(UNKNOWN), refused(UNKNOWN), refused(EU_NORTH_1)]),
     }
-}
-
-/// Judge a case and compare the verdict with what it expects; `Err` says how it differs.
-fn check(scenario: Scenario) -> Result<(), String> {
-    let case = case(scenario);
-    let index = RegionIndex::from_regions(&case.regions);
-    match &case.subject {
-        Subject::Seed => {
-            let seed = seed_topology();
-            let world = World { regions: &case.regions, pii_databases: &seed.pii_databases, replicas: &seed.replicas };
-            let verdicts = evaluate_world(world, &case.catalogue);
-            let kinds: Vec<_> = verdicts.iter().map(|v| v.kind).collect();
-            let want = [Kind::Region; 3].into_iter().chain([Kind::PiiDatabase; 2]).chain([Kind::TelemetryReplica; 2]);
-            if !kinds.iter().copied().eq(want) {
-                return Err(format!("unexpected verdicts {kinds:?}"));
-            }
-            for v in verdicts {
-                if codes(&v.findings) != case.codes {
-                    return Err(format!("{} {}: {:?}", v.kind.as_str(), v.name, v.findings));
-                }
-            }
-        }
-        Subject::Pii(db) => {
-            let findings = evaluate_pii(&db.spec, &index);
-            if codes(&findings) != case.codes {
-                return Err(format!("codes {:?}, expected {:?}; findings {findings:#?}", codes(&findings), case.codes));
-            }
-            // The world entry point reaches the same verdict.
-            let dbs = [db.clone()];
-            let world = World { regions: &case.regions, pii_databases: &dbs, replicas: &[] };
-            let via_world = evaluate_world(world, &case.catalogue).pop().expect("one verdict per object");
-            if via_world.findings != findings || via_world.kind != Kind::PiiDatabase {
-                return Err(format!("evaluate_world disagrees: {via_world:?}"));
-            }
-        }
-        Subject::Replica(replica) => {
-            let verdict = evaluate_replica(&replica.spec, &index, &case.catalogue);
-            if codes(&verdict.findings) != case.codes {
-                return Err(format!(
-                    "codes {:?}, expected {:?}; findings {:#?}",
-                    codes(&verdict.findings),
-                    case.codes,
-                    verdict.findings
-                ));
-            }
-            if verdict.allowed() != case.codes.is_empty() {
-                return Err("allowed() disagrees with the findings".to_owned());
-            }
-            if let Some((class, tables)) = &case.class
-                && (verdict.data_class != *class || verdict.tables != *tables)
-            {
-                return Err(format!(
-                    "data class {:?} / tables {:?}, expected {class:?} / {tables:?}",
-                    verdict.data_class, verdict.tables
-                ));
-            }
-            if let Some(targets) = &case.targets
-                && verdict.targets != *targets
-            {
-                return Err(format!("targets {:#?}, expected {targets:#?}", verdict.targets));
-            }
-            if verdict.targets.len() != replica.spec.targets.len() {
-                return Err("one decision per target expected".to_owned());
-            }
-            let replicas = [replica.clone()];
-            let world = World { regions: &case.regions, pii_databases: &[], replicas: &replicas };
-            let via_world = evaluate_world(world, &case.catalogue).pop().expect("one verdict per object");
-            if via_world.findings != verdict.findings || via_world.kind != Kind::TelemetryReplica {
-                return Err(format!("evaluate_world disagrees: {via_world:?}"));
-            }
-        }
-    }
-    Ok(())
-}
-
-#[test]
-fn every_scenario_gets_exactly_its_expected_verdict() {
-    let failures: Vec<String> =
-        Scenario::ALL.iter().filter_map(|s| check(*s).err().map(|why| format!("{s:?}: {why}"))).collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} scenarios failed:\n{}",
-        failures.len(),
-        Scenario::ALL.len(),
-        failures.join("\n")
-    );
-}
-
-#[test]
-fn every_offline_decidable_code_is_covered() {
-    let covered: Vec<ReasonCode> = Scenario::ALL.iter().flat_map(|s| case(*s).codes).collect();
-    for code in ReasonCode::ALL.iter().filter(|c| c.offline_decidable()) {
-        assert!(covered.contains(code), "no scenario produces {code}");
-    }
-    for code in &covered {
-        assert!(code.offline_decidable(), "{code} is not decidable offline yet a scenario expects it");
-    }
-}
-
-#[test]
-fn every_scenario_that_refuses_says_why_in_words() {
-    for scenario in Scenario::ALL {
-        let case = case(*scenario);
-        let index = RegionIndex::from_regions(&case.regions);
-        let findings = match &case.subject {
-            Subject::Seed => continue,
-            Subject::Pii(db) => evaluate_pii(&db.spec, &index),
-            Subject::Replica(r) => evaluate_replica(&r.spec, &index, &case.catalogue).findings,
-        };
-        for f in findings {
-            assert!(f.message.len() > 20, "{scenario:?}: {} has a terse message {:?}", f.code, f.message);
-        }
-    }
-}
-
-#[test]
-fn the_test_world_is_what_the_scenarios_assume() {
-    let regions = world();
-    let summary: Vec<_> = regions
-        .iter()
-        .map(|r| (r.metadata.name.clone().unwrap(), r.spec.location.country.clone(), r.spec.lifecycle))
-        .collect();
-    let names: Vec<_> = summary.iter().map(|(n, ..)| n.as_str()).collect();
-    assert_eq!(names, support::NAMES[..7]);
-    let active: Vec<_> = summary.iter().filter(|(.., l)| *l == Lifecycle::Active).map(|(n, ..)| n.as_str()).collect();
-    assert_eq!(active, support::ACTIVE);
-    assert!(summary.contains(&(EU_NORTH_1.to_owned(), "SE".to_owned(), Lifecycle::Draining)));
-    assert!(summary.contains(&(AP_SOUTH_1.to_owned(), "IN".to_owned(), Lifecycle::Planned)));
 }

@@ -1,0 +1,69 @@
+-- Argo CD health check for regionstack.io/v1alpha1 PiiDatabase (docs/argocd/README.md).
+-- Lua 5.1 (Argo CD runs gopher-lua). Embedded into ../resource-customizations.yaml by
+-- `cargo run -p xtask -- gen-docs`; tested by xtask/tests/argocd_health.rs.
+--
+--   being deleted, no status yet, status older than metadata.generation -> Progressing
+--   Ready=False Provisioning (CloudNativePG Cluster starting)           -> Progressing
+--   Ready=False ForeignRegion (served by another region's operator):
+--     ResidencyCompliant=True                                           -> Healthy
+--     ResidencyCompliant=False (the spec is refused everywhere)         -> Degraded
+--   Ready=False, any other reason (policy refusal, Secret missing,
+--     database unreachable, CloudNativePG missing, ...)                 -> Degraded
+--   Ready=True, ResidencyCompliant=False (violations found)             -> Degraded
+--   Ready=True, ResidencyCompliant missing or Unknown (not audited)     -> Progressing
+--   Ready=True, ResidencyCompliant=True                                 -> Healthy
+local function condition(name)
+  if obj.status == nil or obj.status.conditions == nil then
+    return nil
+  end
+  for _, c in ipairs(obj.status.conditions) do
+    if c.type == name then
+      return c
+    end
+  end
+  return nil
+end
+
+local function describe(c)
+  return (c.reason or "") .. ": " .. (c.message or "")
+end
+
+local function health()
+  if obj.metadata.deletionTimestamp ~= nil then
+    return "Progressing", "being deleted: the operator removes its guardrails, then its finalizer"
+  end
+  local generation = obj.metadata.generation
+  if obj.status == nil then
+    return "Progressing", "waiting for the regionstack operator to report status"
+  end
+  if generation ~= nil and (obj.status.observedGeneration == nil or obj.status.observedGeneration < generation) then
+    return "Progressing", "waiting for the regionstack operator to observe generation " .. tostring(generation)
+  end
+  local ready = condition("Ready")
+  local compliant = condition("ResidencyCompliant")
+  if ready == nil or ready.status == "Unknown" then
+    return "Progressing", "waiting for the Ready condition"
+  end
+  if ready.status ~= "True" then
+    if ready.reason == "ForeignRegion" then
+      if compliant ~= nil and compliant.status == "False" then
+        return "Degraded", "ResidencyCompliant " .. describe(compliant)
+      end
+      return "Healthy", describe(ready)
+    end
+    if ready.reason == "Provisioning" then
+      return "Progressing", describe(ready)
+    end
+    return "Degraded", describe(ready)
+  end
+  if compliant == nil or compliant.status == "Unknown" then
+    return "Progressing", "waiting for the first residency audit"
+  end
+  if compliant.status ~= "True" then
+    return "Degraded", "ResidencyCompliant " .. describe(compliant)
+  end
+  return "Healthy", describe(ready)
+end
+
+local status, message = health()
+return { status = status, message = message }

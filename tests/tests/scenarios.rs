@@ -11,6 +11,11 @@ use e2e::scenarios::{deletion, faults, foreign, refused};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_scenarios() {
     let e2e = E2e::start().await.expect("the clusters under test");
+    // The scenarios start from a settled topology: while the seed replicas are still
+    // being built, concurrent logical slot creations on one server wait for each other
+    // (observed: a seed import subscription timing out after 30 s, and a scenario's
+    // replica Ready on both sides whose first row took longer than 90 s).
+    e2e.assert_step(&e2e::Step::Settle).await;
     e2e.scenario(
         "a PiiDatabase applied to the wrong cluster: ForeignRegion, nothing created",
         Box::pin(foreign::foreign_region(&e2e)),

@@ -203,7 +203,7 @@ async fn pipeline(obj: &PiiDatabase, ctx: &Context) -> Result<Done, Error> {
         Enforcement::Enforce => {
             let object = ObjectRef::from_obj(obj);
             let tx = ctx.triggers.pii.clone();
-            if let Err(e) = ctx.pii.ensure_listener(&uid, object, &target.params, tx).await {
+            if let Err(e) = ctx.pii.ensure_listener(&uid, object, &target.params, tx, ctx.config.drift_poll).await {
                 // The scheduled audit still runs; the next reconcile tries again.
                 tracing::warn!(error = %e, "cannot listen for guardrail notifications");
             }

@@ -17,7 +17,7 @@ use regionstack::demo::{RegionCluster, clusters, settled};
 use regionstack_api::{PiiDatabase, TelemetryReplica};
 use testbed::topology::{Topology, TopologyOptions, manifests::SEED, objects};
 
-use super::support::poll;
+use super::support::{counter, poll};
 use super::{Options, Table, drift, percentiles, show};
 
 /// DESIGN §9.
@@ -49,7 +49,7 @@ pub async fn topology_figures(
         if drift {
             drift::run(&clusters, options, table).await?;
         }
-        anyhow::Ok(())
+        idle(&topology, &clusters, table).await
     }
     .await;
     if outcome.is_err() {
@@ -89,11 +89,11 @@ async fn rounds(
             apply.await??;
         }
         let applied = started.elapsed();
-        match wait_settled(clusters, ROUND_TIMEOUT).await {
-            Ok(_) => {
+        match wait_settled_last(clusters, ROUND_TIMEOUT).await {
+            Ok((_, last)) => {
                 let took = started.elapsed();
                 println!(
-                    "  round {round}: settled {} after the apply started (kubectl took {})",
+                    "  round {round}: settled {} after the apply started (kubectl took {}; last: {last})",
                     show(took),
                     show(applied)
                 );
@@ -110,17 +110,52 @@ async fn rounds(
     Ok(())
 }
 
+/// Reconciles and status writes of each operator over 10 idle seconds: the scheduled
+/// audits and resyncs only (a reconcile loop, e.g. drift checks triggering each
+/// other, would show here), and no status write.
+async fn idle(topology: &Topology, clusters: &[RegionCluster], table: &mut Table) -> anyhow::Result<()> {
+    wait_settled(clusters, Duration::from_secs(60)).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let read = || async {
+        let mut out = Vec::new();
+        for node in topology.regions() {
+            let addr = node.health_addr().context("an operator is not running")?;
+            let reconciles = counter(addr, "regionstack_reconciles_total", &[]).await?;
+            out.push((reconciles, counter(addr, "regionstack_status_writes_total", &[]).await?));
+        }
+        anyhow::Ok(out)
+    };
+    let before = read().await?;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let after = read().await?;
+    let reconciles: Vec<String> = before.iter().zip(&after).map(|(b, a)| (a.0 - b.0).to_string()).collect();
+    let writes: u64 = before.iter().zip(&after).map(|(b, a)| a.1 - b.1).sum();
+    table.info("seed idle 10 s: reconciles per operator", reconciles.join(" / "));
+    table.target("seed idle 10 s: status writes", "0", writes.to_string(), writes == 0);
+    Ok(())
+}
+
 /// Waits (polling every 25 ms) until every object of every cluster is settled;
 /// returns how long it took, or the objects still waiting.
 pub async fn wait_settled(clusters: &[RegionCluster], timeout: Duration) -> anyhow::Result<Duration> {
+    Ok(wait_settled_last(clusters, timeout).await?.0)
+}
+
+/// [`wait_settled`], also naming the object that settled last.
+async fn wait_settled_last(clusters: &[RegionCluster], timeout: Duration) -> anyhow::Result<(Duration, String)> {
     let started = Instant::now();
+    let mut last = String::new();
     loop {
         let mut all = Vec::new();
         for cluster in clusters {
             all.extend(settled::states(cluster).await?);
         }
-        if !all.is_empty() && all.iter().all(|s| s.met) {
-            return Ok(started.elapsed());
+        let waiting: Vec<&settled::ObjectState> = all.iter().filter(|s| !s.met).collect();
+        if let [only] = waiting.as_slice() {
+            last = format!("[{}] {}", only.cluster, only.object);
+        }
+        if !all.is_empty() && waiting.is_empty() {
+            return Ok((started.elapsed(), last));
         }
         if started.elapsed() > timeout {
             let waiting: Vec<String> = all.iter().filter(|s| !s.met).map(ToString::to_string).collect();

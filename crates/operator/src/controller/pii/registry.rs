@@ -23,7 +23,7 @@
 //! digest again, which costs one more audit that finds nothing and writes nothing.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -38,8 +38,11 @@ use super::KIND;
 use crate::controller::digest::DriftWatch;
 use crate::metrics::Metrics;
 
+type Watch = Arc<Mutex<DriftWatch>>;
+
 struct Listener {
     params: ConnParams,
+    watch: Watch,
     task: JoinHandle<()>,
 }
 
@@ -50,7 +53,7 @@ async fn listen(
     object: ObjectRef<PiiDatabase>,
     tx: UnboundedSender<ObjectRef<PiiDatabase>>,
     poll: Option<Duration>,
-    mut watch: DriftWatch,
+    watch: Watch,
 ) {
     let mut tick = tokio::time::interval(poll.unwrap_or(Duration::from_secs(3600)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -66,7 +69,7 @@ async fn listen(
                 None => break,
             },
             _ = tick.tick(), if poll.is_some() => match notes.fingerprint().await {
-                Ok(fingerprint) => watch.changed(fingerprint),
+                Ok(fingerprint) => watch.lock().expect("watch lock").changed(fingerprint),
                 Err(e) => {
                     tracing::warn!(object = %object, error = %e, "PII drift check failed");
                     break;
@@ -119,16 +122,25 @@ impl Registry {
         if poll.is_some() {
             watch.changed(notes.fingerprint().await?);
         }
-        let task = tokio::spawn(listen(notes, object, tx, poll, watch));
+        let watch = Arc::new(Mutex::new(watch));
+        let task = tokio::spawn(listen(notes, object, tx, poll, watch.clone()));
         let old = self
             .listeners
             .lock()
             .expect("listener lock")
-            .insert(uid.to_owned(), Listener { params: params.clone(), task });
+            .insert(uid.to_owned(), Listener { params: params.clone(), watch, task });
         if let Some(old) = old {
             old.task.abort();
         }
         Ok(())
+    }
+
+    /// A reconcile of `uid` changed its database (repair, installation): the next
+    /// drift check requests one more reconcile (`controller::digest`, A-B-A).
+    pub(super) fn changed_by_reconcile(&self, uid: &str) {
+        if let Some(l) = self.listeners.lock().expect("listener lock").get(uid) {
+            l.watch.lock().expect("watch lock").mark_stale();
+        }
     }
 
     /// Stop the listener of `uid`, if any.

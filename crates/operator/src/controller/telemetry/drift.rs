@@ -27,14 +27,19 @@ use kube::runtime::reflector::ObjectRef;
 use regionstack_api::TelemetryReplica;
 use regionstack_sql::ConnParams;
 use regionstack_sql::telemetry::audit::publication_fingerprint;
+
+use crate::controller::digest::DriftWatch;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
 type Replicas = Arc<Mutex<HashSet<ObjectRef<TelemetryReplica>>>>;
 
+type Watch = Arc<Mutex<DriftWatch>>;
+
 struct Poller {
     params: ConnParams,
     replicas: Replicas,
+    watch: Watch,
     task: JoinHandle<()>,
 }
 
@@ -83,8 +88,19 @@ impl Pollers {
                 None => Replicas::default(),
             };
             replicas.lock().expect("replicas lock").insert(replica.clone());
-            let task = tokio::spawn(poll(params.clone(), replicas.clone(), tx.clone(), every));
-            pollers.insert(key, Poller { params: params.clone(), replicas, task });
+            let watch = Watch::default();
+            let task = tokio::spawn(poll(params.clone(), replicas.clone(), watch.clone(), tx.clone(), every));
+            pollers.insert(key, Poller { params: params.clone(), replicas, watch, task });
+        }
+    }
+
+    /// A reconcile of `replica` changed its databases (built or repaired the export):
+    /// the next check of each requests one more reconcile (`controller::digest`).
+    pub fn changed_by_reconcile(&self, replica: &ObjectRef<TelemetryReplica>) {
+        for p in self.pollers.lock().expect("pollers lock").values() {
+            if p.replicas.lock().expect("replicas lock").contains(replica) {
+                p.watch.lock().expect("watch lock").mark_stale();
+            }
         }
     }
 
@@ -122,6 +138,7 @@ impl Drop for Pollers {
 async fn poll(
     params: ConnParams,
     replicas: Replicas,
+    watch: Watch,
     tx: UnboundedSender<ObjectRef<TelemetryReplica>>,
     every: Duration,
 ) {
@@ -132,11 +149,11 @@ async fn poll(
             return;
         }
     };
-    let mut watch = crate::controller::digest::DriftWatch::default();
     loop {
         match publication_fingerprint(&client).await {
             Ok(fingerprint) => {
-                if watch.changed(fingerprint) {
+                let changed = watch.lock().expect("watch lock").changed(fingerprint);
+                if changed {
                     let due: Vec<_> = replicas.lock().expect("replicas lock").iter().cloned().collect();
                     tracing::debug!(database = %key(&params), replicas = due.len(), "publications changed");
                     for replica in due {

@@ -296,7 +296,11 @@ async fn serve_source(
     let current = record_footprint(ctx, obj, &footprint).await?;
     let report = apply::source(&admin, &spec, targets).await?;
     let databases = [admin.with_dbname(&spec.source_database), admin.with_dbname(BOUNDARY_DB)];
-    ctx.exports.watch(&ObjectRef::from_obj(obj), &databases, &ctx.triggers.telemetry, ctx.config.drift_poll);
+    let object = ObjectRef::from_obj(obj);
+    ctx.exports.watch(&object, &databases, &ctx.triggers.telemetry, ctx.config.drift_poll);
+    if !(report.actions.is_empty() && report.repaired.is_empty()) {
+        ctx.exports.changed_by_reconcile(&object);
+    }
     // Targets removed from the spec: their slots would retain WAL for nobody.
     let Some(Footprint::Source { targets: recorded, tables, .. }) = Footprint::recorded(&current) else {
         return Ok((current, report));

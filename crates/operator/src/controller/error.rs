@@ -50,9 +50,9 @@ impl<T: ErrorCategory + std::error::Error + Send + Sync + 'static> ReconcileErro
 const BASE: Duration = Duration::from_secs(1);
 const MAX: Duration = Duration::from_secs(300);
 /// Retry interval while waiting on a peer.
-pub const SOON: Duration = Duration::from_millis(500);
+pub const SOON: Duration = Duration::from_millis(250);
 /// Failures retried every [`SOON`] before the ordinary backoff applies.
-pub const SOON_ATTEMPTS: u32 = 20;
+pub const SOON_ATTEMPTS: u32 = 40;
 
 /// The delay after the `n`-th consecutive failure (`n` ≥ 1); `soon`: the failure is a
 /// wait on a peer; `r` in [0, 1) picks the jitter. Pure, for the tests.
@@ -171,9 +171,9 @@ mod tests {
     fn waits_on_a_peer_are_retried_soon_then_back_off() {
         // (failure n, soon, jitter r, expected delay in ms)
         let cases = [
-            (1, true, 0.0, 400),
-            (1, true, 0.5, 500),
-            (SOON_ATTEMPTS, true, 0.999_999, 599),
+            (1, true, 0.0, 200),
+            (1, true, 0.5, 250),
+            (SOON_ATTEMPTS, true, 0.999_999, 299),
             (SOON_ATTEMPTS + 1, true, 0.5, 1_000),
             (SOON_ATTEMPTS + 3, true, 0.5, 4_000),
             (SOON_ATTEMPTS + 40, true, 0.5, 300_000),

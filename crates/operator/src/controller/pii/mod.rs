@@ -197,7 +197,12 @@ async fn pipeline(obj: &PiiDatabase, ctx: &Context) -> Result<Done, Error> {
     };
 
     let was_ready = ready_at_generation(obj);
-    let audited = database::converge(&target, &obj.spec.region, obj.spec.enforcement, !was_ready).await;
+    // First installation, or drift? A live listener means an earlier pass of this
+    // process installed the guardrails: what is missing now was removed. (The status
+    // alone can be stale: a reconcile requested by a drift check may start before the
+    // watch has delivered the previous pass's Ready status.)
+    let fresh = !was_ready && !ctx.pii.is_listening(&uid);
+    let audited = database::converge(&target, &obj.spec.region, obj.spec.enforcement, fresh).await;
     let audited = match audited {
         Ok(a) => a,
         Err(e) => return Err(fail(&api, obj, ctx, e.into()).await),

@@ -63,7 +63,7 @@ async fn listen(
             note = notes.next() => match note {
                 Some(Ok(_)) => true,
                 Some(Err(e)) => {
-                    tracing::warn!(object = %object, error = %e, "PII notification listener failed");
+                    tracing::warn!(object = %object, error = ?e, "PII notification listener failed");
                     break;
                 }
                 None => break,
@@ -148,6 +148,11 @@ impl Registry {
         if let Some(old) = self.listeners.lock().expect("listener lock").remove(uid) {
             old.task.abort();
         }
+    }
+
+    /// Whether a live listener runs for `uid`.
+    pub(super) fn is_listening(&self, uid: &str) -> bool {
+        self.listeners.lock().expect("listener lock").get(uid).is_some_and(|l| !l.task.is_finished())
     }
 
     /// Number of live listeners.

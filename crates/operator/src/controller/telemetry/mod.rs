@@ -20,7 +20,7 @@
 //! repair, pruning, lag); refusals and foreign replicas wait for a change (a Region's
 //! change re-queues its replicas); failures back off with jitter (`error_policy`),
 //! except waits on the source region and on a starting apply worker, which are
-//! retried every 0.5 s for a bounded while (`controller::error`, "waiting on a
+//! retried every 0.25 s for a bounded while (`controller::error`, "waiting on a
 //! peer"). A
 //! lost slot or a disabled subscription is reported (`SlotLost`,
 //! `SubscriptionDisabled`) and revisited at the resync interval, not retried in a
@@ -385,8 +385,8 @@ async fn target_done(
     let fresh = !report.actions.is_empty();
     match import.health {
         ImportHealth::Streaming => Ok(Action::requeue(ctx.config.resync_interval)),
-        // Just created: the worker starts within a second or two.
-        ImportHealth::WorkerDown | ImportHealth::Missing if fresh => Ok(Action::requeue(Duration::from_secs(1))),
+        // Just created: the launcher starts the worker within a second or so.
+        ImportHealth::WorkerDown | ImportHealth::Missing if fresh => Ok(Action::requeue(super::error::SOON)),
         ImportHealth::WorkerDown | ImportHealth::Missing => {
             let err = Error::WorkerDown(import.subscription.clone());
             events::warn(ctx, written.as_ref().unwrap_or(obj), err.category(), "Observe", &err.to_string()).await;

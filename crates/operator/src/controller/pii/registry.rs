@@ -63,7 +63,7 @@ async fn listen(
             note = notes.next() => match note {
                 Some(Ok(_)) => true,
                 Some(Err(e)) => {
-                    tracing::warn!(object = %object, error = ?e, "PII notification listener failed");
+                    tracing::warn!(object = %object, error = %e, "PII notification listener failed");
                     break;
                 }
                 None => break,

@@ -150,6 +150,14 @@ impl Registry {
         }
     }
 
+    /// Stop every listener: the leadership term ended, and a standby holds no database
+    /// connection (the next leader's reconciles start their own listeners).
+    pub fn stop_all(&self) {
+        for (_, l) in self.listeners.lock().expect("listener lock").drain() {
+            l.task.abort();
+        }
+    }
+
     /// Whether a live listener runs for `uid`.
     pub(super) fn is_listening(&self, uid: &str) -> bool {
         self.listeners.lock().expect("listener lock").get(uid).is_some_and(|l| !l.task.is_finished())

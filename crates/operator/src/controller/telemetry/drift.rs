@@ -119,6 +119,13 @@ impl Pollers {
         });
     }
 
+    /// Stop every poller: the leadership term ended (see `pii::Registry::stop_all`).
+    pub fn stop_all(&self) {
+        for (_, p) in self.pollers.lock().expect("pollers lock").drain() {
+            p.task.abort();
+        }
+    }
+
     /// Databases polled by a live poller.
     pub fn polling(&self) -> usize {
         self.pollers.lock().expect("pollers lock").values().filter(|p| !p.task.is_finished()).count()

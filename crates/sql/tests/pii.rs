@@ -324,6 +324,32 @@ async fn listen_sees_replication_ddl_within_two_seconds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fingerprint_moves_with_drift_no_notification_reports() {
+    let db = Pii::installed().await;
+    let notes = pii::listen(&db.params).await.unwrap();
+    let base = notes.fingerprint().await.unwrap();
+    db.psql("CREATE TABLE people (id int PRIMARY KEY, email text); INSERT INTO people VALUES (1, 'a@example.org')");
+    assert_eq!(notes.fingerprint().await.unwrap(), base, "ordinary DDL and writes do not move it");
+
+    // Each drift moves it; undoing it brings the same digest back.
+    let drifts = [
+        ("SELECT pg_create_logical_replication_slot('rogue', 'pgoutput')", "SELECT pg_drop_replication_slot('rogue')"),
+        (
+            "ALTER EVENT TRIGGER regionstack_guard_replication DISABLE",
+            "ALTER EVENT TRIGGER regionstack_guard_replication ENABLE ALWAYS",
+        ),
+    ];
+    for (drift, undo) in drifts {
+        db.psql(drift);
+        assert_ne!(notes.fingerprint().await.unwrap(), base, "{drift}");
+        db.psql(undo);
+        assert_eq!(notes.fingerprint().await.unwrap(), base, "{undo}");
+    }
+    db.psql("DROP EVENT TRIGGER regionstack_notify");
+    assert_ne!(notes.fingerprint().await.unwrap(), base, "a dropped guardrail");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_database_or_unsafe_names_are_refused_before_any_ddl() {
     let db = Pii::start().await;
     let wrong_db = PiiContext::new("other", REGION);

@@ -124,3 +124,29 @@ fn spec_other(spec: &regionstack_sql::telemetry::export::ExportSpec) -> regionst
     other.login = "rs_login_other".into();
     other
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn publication_fingerprint_moves_only_when_publications_change() {
+    use regionstack_sql::telemetry::audit::publication_fingerprint;
+    let a = tokio::task::spawn_blocking(testbed::PgServer::start).await.unwrap().unwrap();
+    a.create_database("app").unwrap();
+    q(&a, "app", METRICS);
+    let spec = spec("digest-r1", "app", vec![metrics_table(Some("temperature > 0"), &[])]);
+    let adm = admin(&a, "postgres");
+    apply_export(&adm, &spec).await.unwrap();
+    let source = regionstack_sql::connect(&adm.with_dbname("app")).await.unwrap();
+    let base = publication_fingerprint(&source).await.unwrap();
+
+    // An idempotent apply and ordinary writes change nothing: no reconcile loop.
+    assert!(apply_export(&adm, &spec).await.unwrap().is_empty());
+    q(&a, "app", "CREATE TABLE unrelated (x int); INSERT INTO unrelated VALUES (1)");
+    assert_eq!(publication_fingerprint(&source).await.unwrap(), base);
+
+    // Another publication, an altered hop-1 publication: both move it.
+    q(&a, "app", "CREATE PUBLICATION other FOR TABLE unrelated");
+    let with_other = publication_fingerprint(&source).await.unwrap();
+    assert_ne!(with_other, base);
+    let hop1 = Names::new(&spec.replica).hop1();
+    q(&a, "app", &format!("ALTER PUBLICATION \"{hop1}\" SET (publish = 'insert, update, delete')"));
+    assert_ne!(publication_fingerprint(&source).await.unwrap(), with_other);
+}

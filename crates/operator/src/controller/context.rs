@@ -15,6 +15,10 @@ use super::CONTROLLER_NAME;
 use super::error::Backoff;
 use crate::metrics::Metrics;
 
+/// Default of [`Config::drift_poll`]: four cheap catalog queries per second and
+/// database keep drift detection well under DESIGN §9's 1 s.
+pub const DRIFT_POLL: Duration = Duration::from_millis(250);
+
 /// Settings of one operator process.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -24,6 +28,9 @@ pub struct Config {
     pub audit_interval: Duration,
     /// How often a healthy TelemetryReplica is revisited (lag, pruning, drift).
     pub resync_interval: Duration,
+    /// How often a served database's catalog digest is checked for drift that no
+    /// notification reports (`None`: never; see `pii::registry`).
+    pub drift_poll: Option<Duration>,
     /// Legal catalogue used by the residency policy (DPDP restricted list).
     pub catalogue: Catalogue,
     /// This process's identity: Lease holder and Events' `reportingInstance`.
@@ -31,12 +38,14 @@ pub struct Config {
 }
 
 impl Config {
-    /// Defaults for `region`: audit every 10 s, revisit replicas every 15 s.
+    /// Defaults for `region`: audit every 10 s, revisit replicas every 15 s, check the
+    /// catalog digest of served databases every 250 ms.
     pub fn new(region: &str) -> Self {
         Self {
             region: region.to_owned(),
             audit_interval: Duration::from_secs(10),
             resync_interval: Duration::from_secs(15),
+            drift_poll: Some(DRIFT_POLL),
             catalogue: Catalogue::new(),
             instance: format!("{CONTROLLER_NAME}-{region}"),
         }
@@ -94,6 +103,8 @@ pub struct Context {
     pub triggers: Triggers,
     /// PiiDatabase notification listeners and finding counts.
     pub pii: super::pii::Registry,
+    /// Drift pollers of the databases that hold served exports.
+    pub exports: super::telemetry::drift::Pollers,
 }
 
 impl Context {
@@ -117,6 +128,7 @@ impl Context {
             backoff: Backoff::default(),
             triggers,
             pii: super::pii::Registry::default(),
+            exports: super::telemetry::drift::Pollers::default(),
         }
     }
 

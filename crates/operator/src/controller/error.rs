@@ -6,6 +6,16 @@
 //! Transient errors (API, database, missing Secret) back off exponentially from 1 s
 //! to 5 min with ±50 % jitter, so that many objects failing together do not retry in
 //! lock-step. Success resets the count.
+//!
+//! **Waiting on a peer** ([`ErrorCategory::retry_soon`]): some failures are the
+//! normal first moments of a fresh object, not faults: a target region's import
+//! before the source region's operator has built the export it subscribes to, an
+//! apply worker that is still starting. Backing those off exponentially made a fresh
+//! seed topology settle in ~10 s (1 + 2 + 4 s of waits, plus jitter) although the
+//! peer was ready after ~1 s. They are retried every [`SOON`] (±20 % jitter) for the
+//! first [`SOON_ATTEMPTS`] failures (~10 s, what a peer needs to catch up), then the
+//! ordinary backoff takes over from its start, so a peer that is really down costs
+//! a bounded burst of cheap retries and then nothing more than any other failure.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -26,6 +36,11 @@ pub trait ErrorCategory {
     fn category(&self) -> &'static str;
     /// Whether retrying later may succeed without a change to the object.
     fn is_transient(&self) -> bool;
+    /// Whether the failure is a wait on a peer that is expected to end within seconds
+    /// (module documentation): retried soon, a bounded number of times.
+    fn retry_soon(&self) -> bool {
+        false
+    }
 }
 
 /// The error type of a whole reconcile: a step error plus the kind it happened in.
@@ -34,6 +49,22 @@ impl<T: ErrorCategory + std::error::Error + Send + Sync + 'static> ReconcileErro
 
 const BASE: Duration = Duration::from_secs(1);
 const MAX: Duration = Duration::from_secs(300);
+/// Retry interval while waiting on a peer.
+pub const SOON: Duration = Duration::from_millis(250);
+/// Failures retried every [`SOON`] before the ordinary backoff applies.
+pub const SOON_ATTEMPTS: u32 = 40;
+
+/// The delay after the `n`-th consecutive failure (`n` ≥ 1); `soon`: the failure is a
+/// wait on a peer; `r` in [0, 1) picks the jitter. Pure, for the tests.
+pub fn delay(n: u32, soon: bool, r: f64) -> Duration {
+    if soon && n <= SOON_ATTEMPTS {
+        return SOON.mul_f64(0.8 + 0.4 * r);
+    }
+    // Failures past the fast phase start the exponential phase from its beginning.
+    let n = if soon { n - SOON_ATTEMPTS } else { n };
+    let exp = BASE.saturating_mul(1u32 << (n.max(1) - 1).min(16)).min(MAX);
+    exp.mul_f64(0.5 + r)
+}
 
 /// Consecutive failure counts per object key (`kind/namespace/name`).
 #[derive(Debug, Default)]
@@ -46,18 +77,27 @@ impl Backoff {
     /// Record a failure of `key` and return how long to wait: `BASE * 2^(n-1)`,
     /// capped at `MAX`, scaled by a factor in [0.5, 1.5).
     pub fn next_delay(&self, key: &str) -> Duration {
+        self.next(key, false)
+    }
+
+    /// Record a failure of `key` that waits on a peer and return how long to wait
+    /// ([`delay`]).
+    pub fn next_delay_soon(&self, key: &str) -> Duration {
+        self.next(key, true)
+    }
+
+    fn next(&self, key: &str, soon: bool) -> Duration {
         let n = {
             let mut map = self.failures.lock().expect("backoff lock");
             let n = map.entry(key.to_owned()).or_insert(0);
             *n = n.saturating_add(1);
             *n
         };
-        let exp = BASE.saturating_mul(1u32 << (n - 1).min(16)).min(MAX);
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let r = self.jitter.hash_one((key, n, nanos));
         #[allow(clippy::cast_precision_loss)]
-        let factor = 0.5 + (r % 1_000_000) as f64 / 1_000_000.0;
-        exp.mul_f64(factor)
+        let r = (r % 1_000_000) as f64 / 1_000_000.0;
+        delay(n, soon, r)
     }
 
     /// Forget the failures of `key` (after a successful reconcile or on deletion).
@@ -73,7 +113,13 @@ impl Backoff {
 
 /// The requeue decision for `err` on the object `key`.
 pub fn requeue_for(backoff: &Backoff, key: &str, err: &dyn ErrorCategory) -> Action {
-    if err.is_transient() { Action::requeue(backoff.next_delay(key)) } else { Action::await_change() }
+    if !err.is_transient() {
+        Action::await_change()
+    } else if err.retry_soon() {
+        Action::requeue(backoff.next_delay_soon(key))
+    } else {
+        Action::requeue(backoff.next_delay(key))
+    }
 }
 
 /// The error policy of every controller: count the error, log it, and requeue per
@@ -119,5 +165,52 @@ mod tests {
         assert_eq!(b.failures("other"), 0);
         b.reset("k");
         assert_eq!(b.failures("k"), 0);
+    }
+
+    #[test]
+    fn waits_on_a_peer_are_retried_soon_then_back_off() {
+        // (failure n, soon, jitter r, expected delay in ms)
+        let cases = [
+            (1, true, 0.0, 200),
+            (1, true, 0.5, 250),
+            (SOON_ATTEMPTS, true, 0.999_999, 299),
+            (SOON_ATTEMPTS + 1, true, 0.5, 1_000),
+            (SOON_ATTEMPTS + 3, true, 0.5, 4_000),
+            (SOON_ATTEMPTS + 40, true, 0.5, 300_000),
+            (1, false, 0.5, 1_000),
+            (3, false, 0.0, 2_000),
+            (40, false, 0.5, 300_000),
+        ];
+        for (n, soon, r, ms) in cases {
+            assert_eq!(delay(n, soon, r).as_millis(), ms, "n={n} soon={soon} r={r}");
+        }
+    }
+
+    #[test]
+    fn requeue_follows_the_error_kind() {
+        struct E(bool, bool);
+        impl ErrorCategory for E {
+            fn category(&self) -> &'static str {
+                "Test"
+            }
+            fn is_transient(&self) -> bool {
+                self.0
+            }
+            fn retry_soon(&self) -> bool {
+                self.1
+            }
+        }
+        let b = Backoff::default();
+        assert_eq!(requeue_for(&b, "k", &E(false, true)), Action::await_change());
+        assert_eq!(b.failures("k"), 0, "a permanent error is no failure to back off from");
+        for _ in 0..3 {
+            assert_ne!(requeue_for(&b, "k", &E(true, true)), Action::await_change());
+        }
+        assert_eq!(b.failures("k"), 3);
+        let soon = b.next_delay_soon("k");
+        assert!(soon >= SOON.mul_f64(0.8) && soon < SOON.mul_f64(1.2), "{soon:?}");
+        b.reset("k");
+        requeue_for(&b, "k", &E(true, false));
+        assert_eq!(b.failures("k"), 1);
     }
 }

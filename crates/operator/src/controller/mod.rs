@@ -10,13 +10,17 @@
 //! - [`context`]: what every reconcile receives (client, config, stores, metrics,
 //!   event recorder, backoff state, triggers).
 //! - [`error`]: the category contract and the error policy (validation errors wait
-//!   for a change; transient errors back off exponentially with jitter).
+//!   for a change; transient errors back off exponentially with jitter; waits on a
+//!   peer region are retried soon, a bounded number of times).
 //! - [`status`]: status writes by server-side apply under [`FIELD_MANAGER`], skipped
 //!   when nothing changed.
 //! - [`events`]: Kubernetes Events for repairs, violations and failures.
+//! - [`digest`]: catalog digests polled between audits, so that drift no database
+//!   notification reports is repaired within a second.
 //! - [`region`], [`pii`], [`telemetry`]: one module per kind.
 
 pub mod context;
+pub mod digest;
 pub mod error;
 pub mod events;
 pub mod status;

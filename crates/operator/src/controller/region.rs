@@ -111,13 +111,25 @@ pub fn desired_status(region: &Region, local: bool, problems: &[String], counts:
     }
 }
 
-/// Reconcile one Region: compute its status and write it when it changed.
+/// Reconcile one Region: compute its status and write it when it changed. Counted in
+/// the reconcile metrics; success resets the Region's backoff.
 pub async fn reconcile(obj: Arc<Region>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let key = super::error::object_key(obj.as_ref());
+    let result = reconcile_status(&obj, &ctx).await;
+    ctx.metrics.reconciled(KIND, started.elapsed(), result.as_ref().err().map(super::ErrorCategory::category));
+    if result.is_ok() {
+        ctx.backoff.reset(&key);
+    }
+    result
+}
+
+async fn reconcile_status(obj: &Arc<Region>, ctx: &Arc<Context>) -> Result<Action, Error> {
     let name = obj.name_any();
     let problems = validate(&obj.spec);
     let counts = count(&name, &ctx.pii_databases.state(), &ctx.telemetry_replicas.state());
     let local = name == ctx.config.region;
-    let desired = desired_status(&obj, local, &problems, counts, Time(jiff::Timestamp::now()));
+    let desired = desired_status(obj, local, &problems, counts, Time(jiff::Timestamp::now()));
     let api: Api<Region> = Api::all(ctx.client.clone());
     if status::apply_status(&api, obj.as_ref(), obj.status.as_ref(), &desired).await? {
         ctx.metrics.status_written(KIND);
@@ -135,7 +147,7 @@ pub async fn reconcile(obj: Arc<Region>, ctx: Arc<Context>) -> Result<Action, Er
             .is_some_and(|c| c.reason == ReasonCode::InvalidSpec.as_str());
         if !problems.is_empty() && !was_invalid {
             let note = format!("Region {name} has an invalid spec: {}", problems.join("; "));
-            events::warn(&ctx, obj.as_ref(), ReasonCode::InvalidSpec.as_str(), "Validate", &note).await;
+            events::warn(ctx, obj.as_ref(), ReasonCode::InvalidSpec.as_str(), "Validate", &note).await;
         }
     }
     Ok(Action::await_change())

@@ -33,6 +33,12 @@ pub struct RunArgs {
     /// Seconds between visits of a healthy TelemetryReplica (lag, pruning, drift).
     #[arg(long, env = "REGIONSTACK_RESYNC_INTERVAL", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     pub resync_interval: u64,
+    /// Milliseconds between drift checks of a served database: one cheap catalog
+    /// digest query (slots, guardrails, publications) that starts an audit only when
+    /// it changed; 0 turns it off (drift no notification reports then waits for the
+    /// scheduled audit or resync).
+    #[arg(long, env = "REGIONSTACK_DRIFT_POLL_MS", default_value_t = 250)]
+    pub drift_poll_ms: u64,
     /// Namespace of the leader-election Lease `regionstack-<region>`.
     #[arg(long, env = "POD_NAMESPACE", default_value = "regionstack-system")]
     pub lease_namespace: String,
@@ -69,6 +75,7 @@ impl RunArgs {
             log_format: LogFormat::Json,
             audit_interval: 10,
             resync_interval: 15,
+            drift_poll_ms: 250,
             lease_namespace: "regionstack-system".to_owned(),
             instance: None,
             dpdp_restricted: Vec::new(),
@@ -94,6 +101,7 @@ impl RunArgs {
         let mut config = Config::new(&self.region);
         config.audit_interval = Duration::from_secs(self.audit_interval);
         config.resync_interval = Duration::from_secs(self.resync_interval);
+        config.drift_poll = (self.drift_poll_ms > 0).then(|| Duration::from_millis(self.drift_poll_ms));
         config.catalogue = regionstack_policy::Catalogue::new()
             .with_dpdp_restricted(self.dpdp_restricted.iter().map(|c| c.trim().to_uppercase()));
         config.instance = self.instance();

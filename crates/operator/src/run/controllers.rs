@@ -27,7 +27,7 @@ use tracing::Instrument as _;
 use super::logging;
 use super::watch::{Change, Hub};
 use crate::controller::context::TriggerReceivers;
-use crate::controller::error::{error_policy, object_key};
+use crate::controller::error::error_policy;
 use crate::controller::{Context, ErrorCategory, pii, region, telemetry};
 
 /// Reconciles running at once per controller (never two on one object).
@@ -175,8 +175,10 @@ fn refs(names: &BTreeSet<String>) -> Vec<ObjectRef<Region>> {
     names.iter().map(|n| ObjectRef::new(n)).collect()
 }
 
-/// A reconcile inside its span, timed into the metrics; success resets the object's
-/// backoff.
+/// A reconcile inside its span, with its duration in a debug line. Each kind's
+/// `reconcile` counts itself in the metrics and resets its backoff on success (it
+/// knows about problems reported without an error); counting here too would count
+/// every reconcile twice.
 async fn timed<K, E, F, Fut>(kind: &'static str, reconcile: F, obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, E>
 where
     K: Resource<DynamicType = ()>,
@@ -185,14 +187,9 @@ where
     Fut: Future<Output = Result<Action, E>>,
 {
     let span = logging::reconcile_span(kind, obj.meta().namespace.as_deref(), &obj.name_any(), &ctx.config.region);
-    let key = object_key(obj.as_ref());
     let started = Instant::now();
-    let result = reconcile(obj, ctx.clone()).instrument(span.clone()).await;
+    let result = reconcile(obj, ctx).instrument(span.clone()).await;
     let took = started.elapsed();
-    ctx.metrics.reconciled(kind, took, result.as_ref().err().map(ErrorCategory::category));
-    if result.is_ok() {
-        ctx.backoff.reset(&key);
-    }
     let took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
     span.in_scope(|| tracing::debug!(took_ms, ok = result.is_ok(), "reconciled"));
     result

@@ -187,6 +187,10 @@ async fn supervise(
         if tokio::time::timeout(STOP_GRACE, &mut term).await.is_err() {
             tracing::warn!(grace = ?STOP_GRACE, "reconciles still running after the grace period are abandoned");
         }
+        // Listeners and drift pollers belong to the term: a standby keeps no database
+        // connection open and reports no drift.
+        ctx.pii.stop_all();
+        ctx.exports.stop_all();
         tracing::info!("controllers stopped");
         if shutting_down {
             return;

@@ -42,7 +42,7 @@ impl DdlNotice {
 #[derive(Debug)]
 pub struct Notifications {
     rx: mpsc::UnboundedReceiver<Result<Notification, SqlError>>,
-    _client: Client,
+    client: Client,
 }
 
 impl Stream for Notifications {
@@ -50,6 +50,37 @@ impl Stream for Notifications {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.rx.poll_next_unpin(cx)
+    }
+}
+
+/// One query over the catalog state the audit covers, reduced to a digest: logical
+/// and physical slots, event triggers (name, enabled state, function), publications
+/// (options and table count), subscriptions (never `subconninfo`), foreign servers and
+/// walsenders. Slots, event-trigger DDL and walsenders fire no event trigger, so no
+/// notification reports them; a change of this digest is the cue to audit now.
+/// `pg_hba.conf` is not covered (a file, read by the scheduled audit).
+const FINGERPRINT_SQL: &str = "SELECT md5(concat_ws('|',
+  (SELECT string_agg(slot_name || ':' || slot_type || ':' || coalesce(database::text, ''), ',' ORDER BY slot_name)
+     FROM pg_catalog.pg_replication_slots),
+  (SELECT string_agg(evtname || ':' || evtenabled::text || ':' || evtfoid::text || ':' || evtevent, ',' ORDER BY evtname)
+     FROM pg_catalog.pg_event_trigger),
+  (SELECT string_agg(oid::text || ':' || pubname || ':' || puballtables::text || pubinsert::text || pubupdate::text
+          || pubdelete::text || pubtruncate::text, ',' ORDER BY oid) FROM pg_catalog.pg_publication),
+  (SELECT count(*)::text FROM pg_catalog.pg_publication_rel),
+  (SELECT count(*)::text FROM pg_catalog.pg_publication_namespace),
+  (SELECT string_agg(oid::text || ':' || subenabled::text, ',' ORDER BY oid) FROM pg_catalog.pg_subscription),
+  (SELECT string_agg(oid::text, ',' ORDER BY oid) FROM pg_catalog.pg_foreign_server),
+  (SELECT count(*)::text FROM pg_catalog.pg_stat_replication)))";
+
+impl Notifications {
+    /// A digest of the replication-relevant catalog state (see `FINGERPRINT_SQL`),
+    /// read on the listening connection: one cheap query, meant to be polled often so
+    /// that drift no notification reports (a hand-made slot, a dropped or disabled
+    /// guardrail) is audited within the polling interval instead of the audit
+    /// schedule's.
+    pub async fn fingerprint(&self) -> Result<String, SqlError> {
+        let row = self.client.query_one(FINGERPRINT_SQL, &[]).await.map_err(SqlError::query("catalog fingerprint"))?;
+        Ok(row.get(0))
     }
 }
 
@@ -104,5 +135,5 @@ pub async fn listen(params: &ConnParams) -> Result<Notifications, SqlError> {
         .batch_execute(&format!("LISTEN {}", crate::ident::quote_ident(CHANNEL)))
         .await
         .map_err(SqlError::query("LISTEN regionstack_pii"))?;
-    Ok(Notifications { rx, _client: client })
+    Ok(Notifications { rx, client })
 }

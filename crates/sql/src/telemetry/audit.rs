@@ -29,6 +29,24 @@ fn rogue(object: String, detail: String) -> Finding {
     Finding { code: ReasonCode::RogueReplication, object, detail }
 }
 
+/// A digest of every publication of the database `client` is connected to: options,
+/// tables with their column lists and row filters, schemas. One cheap catalog query,
+/// polled by the operator between resyncs: a change is the cue to audit now (an
+/// altered export, a new publication of a source table). Changes nothing.
+pub async fn publication_fingerprint(client: &Client) -> Result<String, SqlError> {
+    const SQL: &str = "SELECT md5(concat_ws('|',
+      (SELECT string_agg(p.oid::text || ':' || p.pubname || ':' || p.puballtables::text || p.pubinsert::text
+              || p.pubupdate::text || p.pubdelete::text || p.pubtruncate::text || p.pubviaroot::text, ','
+              ORDER BY p.oid) FROM pg_catalog.pg_publication p),
+      (SELECT string_agg(r.prpubid::text || ':' || r.prrelid::text || ':' || coalesce(r.prattrs::text, '*') || ':'
+              || coalesce(pg_catalog.pg_get_expr(r.prqual, r.prrelid), ''), ',' ORDER BY r.oid)
+         FROM pg_catalog.pg_publication_rel r),
+      (SELECT string_agg(n.pnpubid::text || ':' || n.pnnspid::text, ',' ORDER BY n.oid)
+         FROM pg_catalog.pg_publication_namespace n)))";
+    let row = client.query_one(SQL, &[]).await.map_err(SqlError::query("publication fingerprint"))?;
+    Ok(row.get(0))
+}
+
 /// Audit the source side of `spec` (`admin`: a superuser of the telemetry server):
 /// - source database: every publication other than the hop-1 one that includes a
 ///   source table (explicitly, `FOR ALL TABLES` or `FOR TABLES IN SCHEMA`): row

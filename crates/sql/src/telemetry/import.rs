@@ -26,6 +26,24 @@ pub struct ImportSpec {
     pub destination: Option<String>,
 }
 
+/// How [`apply_import`] says that an export table does not exist (yet) at the source.
+const EXPORT_TABLE_MISSING: &str = "not found in the source boundary database";
+
+/// Whether `err`, returned by [`apply_import`] for `spec`, means the source side is
+/// not ready yet rather than broken: the source boundary database could not be
+/// reached with the replication login (the source region's operator has not created
+/// the login or the database yet, or the server is down), or an export table is
+/// missing there. A fresh replica sees this until the source has built its export.
+pub fn source_pending(err: &SqlError, spec: &ImportSpec) -> bool {
+    match err {
+        SqlError::Connect { host, port, dbname, .. } => {
+            *host == spec.source.host && *port == spec.source.port && *dbname == spec.source.dbname
+        }
+        SqlError::Invalid(message) => message.starts_with("export table ") && message.ends_with(EXPORT_TABLE_MISSING),
+        SqlError::Query { .. } | SqlError::Tls(_) => false,
+    }
+}
+
 /// Columns `(name, type)` of a table, read from the catalog.
 async fn shape(c: &Client, schema: &str, table: &str) -> Result<Vec<(String, String)>, SqlError> {
     let rows = c
@@ -78,7 +96,7 @@ pub async fn apply_import(admin: &ConnParams, spec: &ImportSpec) -> Result<Vec<A
         let name = names.export_table(schema, table);
         let want = shape(&remote, IMPORT_SCHEMA, &name).await?;
         if want.is_empty() {
-            return Err(SqlError::Invalid(format!("export table {name} not found in the source boundary database")));
+            return Err(SqlError::Invalid(format!("export table {name} {EXPORT_TABLE_MISSING}")));
         }
         let local = format!("{}.{}", quote_ident(IMPORT_SCHEMA), quote_ident(&name));
         let have = shape(&client, IMPORT_SCHEMA, &name).await?;
@@ -125,11 +143,19 @@ pub async fn apply_import(admin: &ConnParams, spec: &ImportSpec) -> Result<Vec<A
             ex.run(&format!("refresh subscription {sub} (published tables changed)"), &sql).await?;
         }
     } else {
+        // The slot first, over the replication login, outside any local transaction.
+        // CREATE SUBSCRIPTION creating it would wait, inside this server's
+        // transaction, for every transaction on the source server to end: with two
+        // regions importing from each other at the same moment, each waits for the
+        // other's CREATE SUBSCRIPTION until statement_timeout (seen in the operator
+        // benchmark as imports failing every retry).
+        ensure_remote_slot(&remote, &sub).await?;
         let make = |info: &str| {
             // copy_data = true: export rows not yet pruned when the target subscribes
             // are copied once, consistently with the new slot (no duplicates).
             format!(
-                "CREATE SUBSCRIPTION {s} CONNECTION {} PUBLICATION {} WITH (slot_name = {}, copy_data = true, binary = true)",
+                "CREATE SUBSCRIPTION {s} CONNECTION {} PUBLICATION {} \
+                 WITH (create_slot = false, slot_name = {}, copy_data = true, binary = true)",
                 quote_literal(info),
                 quote_ident(&names.hop2()),
                 quote_literal(&sub),
@@ -142,6 +168,19 @@ pub async fn apply_import(admin: &ConnParams, spec: &ImportSpec) -> Result<Vec<A
     }
     drop_removed(&mut ex, &remote, &names, spec, &sub).await?;
     Ok(actions)
+}
+
+/// Create the logical slot `slot` (pgoutput) in the source boundary database unless
+/// it exists (left by an earlier attempt whose CREATE SUBSCRIPTION failed: reused).
+async fn ensure_remote_slot(remote: &Client, slot: &str) -> Result<(), SqlError> {
+    let present = exists(remote, "slot", "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", &[slot]).await?;
+    if !present {
+        remote
+            .query_one("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", &[&slot])
+            .await
+            .map_err(SqlError::query(format!("create slot {slot} in the source boundary database")))?;
+    }
+    Ok(())
 }
 
 /// `(schema, table)` of the tables a subscription replicates into (`pg_subscription_rel`).

@@ -196,7 +196,14 @@ impl Topology {
             .flat_map(|r| {
                 [
                     PgOptions::new(format!("{r}-pii")).no_replication_hba(),
-                    PgOptions::new(format!("{r}-telemetry")).no_replication_hba(),
+                    // PostgreSQL 15's logical replication launcher starts apply workers
+                    // at most once per wal_retrieve_retry_interval (default 5 s) for the
+                    // whole server (16 tracks it per subscription): a region's import
+                    // subscription, created right after its own hop-1 subscription,
+                    // would wait ~5 s for its worker. See docs/runtime.md.
+                    PgOptions::new(format!("{r}-telemetry"))
+                        .no_replication_hba()
+                        .setting("wal_retrieve_retry_interval", "500ms"),
                 ]
             })
             .collect();

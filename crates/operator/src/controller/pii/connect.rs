@@ -32,8 +32,9 @@ pub(super) enum Reach {
     Ready(Target),
     /// CloudNativePG is not installed: nothing can be provisioned.
     ProvisionerMissing,
-    /// The Cluster exists but is not Ready yet.
-    Provisioning(String),
+    /// The Cluster exists but is not Ready yet: a message, and how long ago the
+    /// Cluster was created (zero when unknown).
+    Provisioning(String, std::time::Duration),
 }
 
 /// Errors reaching the database through the API.
@@ -110,10 +111,12 @@ pub(super) async fn reach(obj: &PiiDatabase, ctx: &Context) -> Result<Reach, Err
         clusters.patch(&obj.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&desired)).await?;
     let live = serde_json::to_value(&applied).map_err(kube::Error::SerdeError)?;
     if !build::cluster_ready(&live) {
-        return Ok(Reach::Provisioning(format!(
-            "waiting for CloudNativePG Cluster {:?} to report Ready",
-            obj.name_any()
-        )));
+        let created = applied.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        let age = created
+            .and_then(|t| k8s_openapi::jiff::Timestamp::now().duration_since(t).try_into().ok())
+            .unwrap_or_default();
+        let message = format!("waiting for CloudNativePG Cluster {:?} to report Ready", obj.name_any());
+        return Ok(Reach::Provisioning(message, age));
     }
     let name = build::superuser_secret_name(&obj.name_any());
     let data = read_secret(&secrets, &name).await?;

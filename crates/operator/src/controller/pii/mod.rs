@@ -17,7 +17,10 @@
 //!    `lastAuditTime`, `endpoint`, `observedGeneration`, written only when changed.
 //!
 //! Deletion runs the [`finalizer`] teardown. A healthy database is audited again
-//! after `audit_interval`, and at once on a notification.
+//! after `audit_interval`, at once on a notification, and within `drift_poll` of a
+//! change of its catalog digest ([`registry`]). A CloudNativePG Cluster that is not
+//! Ready yet is looked at every 0.5 s during its first 10 s, then every
+//! `audit_interval` ([`provisioning_recheck`]).
 //!
 //! **`lastAuditTime`** is stamped only by an audit that changed the status (a
 //! violation appeared or went away, a condition changed, the spec's generation
@@ -183,18 +186,23 @@ async fn pipeline(obj: &PiiDatabase, ctx: &Context) -> Result<Done, Error> {
             }
             return Ok(Done { action: Action::requeue(PROVISIONER_RECHECK), problem: Some(code) });
         }
-        Ok(Reach::Provisioning(message)) => {
+        Ok(Reach::Provisioning(message, age)) => {
             if write_status(&api, obj, ctx, &Observed::Provisioning(&message)).await? {
                 events::normal(ctx, obj, status::PROVISIONING, "Provision", &message).await;
             }
             // The Cluster is not watched (its CRD may be absent): look again soon.
-            return Ok(Done::ok(Action::requeue(ctx.config.audit_interval)));
+            return Ok(Done::ok(Action::requeue(provisioning_recheck(age, ctx.config.audit_interval))));
         }
         Err(e) => return Err(fail(&api, obj, ctx, e.into()).await),
     };
 
     let was_ready = ready_at_generation(obj);
-    let audited = database::converge(&target, &obj.spec.region, obj.spec.enforcement, !was_ready).await;
+    // First installation, or drift? A live listener means an earlier pass of this
+    // process installed the guardrails: what is missing now was removed. (The status
+    // alone can be stale: a reconcile requested by a drift check may start before the
+    // watch has delivered the previous pass's Ready status.)
+    let fresh = !was_ready && !ctx.pii.is_listening(&uid);
+    let audited = database::converge(&target, &obj.spec.region, obj.spec.enforcement, fresh).await;
     let audited = match audited {
         Ok(a) => a,
         Err(e) => return Err(fail(&api, obj, ctx, e.into()).await),
@@ -203,12 +211,15 @@ async fn pipeline(obj: &PiiDatabase, ctx: &Context) -> Result<Done, Error> {
         Enforcement::Enforce => {
             let object = ObjectRef::from_obj(obj);
             let tx = ctx.triggers.pii.clone();
-            if let Err(e) = ctx.pii.ensure_listener(&uid, object, &target.params, tx).await {
+            if let Err(e) = ctx.pii.ensure_listener(&uid, object, &target.params, tx, ctx.config.drift_poll).await {
                 // The scheduled audit still runs; the next reconcile tries again.
                 tracing::warn!(error = %e, "cannot listen for guardrail notifications");
             }
         }
         Enforcement::Audit => ctx.pii.stop_listener(&uid),
+    }
+    if !(audited.repairs.is_empty() && audited.installed.is_empty() && audited.removed.is_empty()) {
+        ctx.pii.changed_by_reconcile(&uid);
     }
     ctx.pii.set_findings(&ctx.metrics, &uid, Some(audited.counts()));
     report(ctx, obj, &audited).await;
@@ -217,6 +228,19 @@ async fn pipeline(obj: &PiiDatabase, ctx: &Context) -> Result<Done, Error> {
         events::normal(ctx, obj, status::RECONCILED, "Provision", &note).await;
     }
     Ok(Done::ok(Action::requeue(ctx.config.audit_interval)))
+}
+
+/// A Cluster younger than this is looked at every [`PROVISIONING_SOON`].
+pub const PROVISIONING_FRESH: Duration = Duration::from_secs(10);
+/// How often a fresh Cluster is looked at.
+pub const PROVISIONING_SOON: Duration = Duration::from_millis(500);
+
+/// When to look at a provisioning Cluster of age `age` again: every 0.5 s while it is
+/// fresh (a provisioner that answers within seconds — or an existing database
+/// re-adopted — makes the PiiDatabase Ready within a second, not at the next audit),
+/// then every `audit_interval` (real provisioning takes minutes: no need to poll).
+pub fn provisioning_recheck(age: Duration, audit_interval: Duration) -> Duration {
+    if age < PROVISIONING_FRESH { PROVISIONING_SOON.min(audit_interval) } else { audit_interval }
 }
 
 /// Whether the status shows `Ready=True` for the current generation.
@@ -291,4 +315,26 @@ async fn write_status(
         ctx.metrics.status_written(KIND);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_clusters_are_looked_at_soon_then_at_the_audit_interval() {
+        let audit = Duration::from_secs(10);
+        let ms = Duration::from_millis;
+        let cases = [
+            (ms(0), audit, PROVISIONING_SOON),
+            (ms(9_999), audit, PROVISIONING_SOON),
+            (PROVISIONING_FRESH, audit, audit),
+            (Duration::from_secs(600), audit, audit),
+            // A shorter audit interval than the fresh recheck wins.
+            (ms(0), ms(200), ms(200)),
+        ];
+        for (age, interval, want) in cases {
+            assert_eq!(provisioning_recheck(age, interval), want, "age {age:?}, audit {interval:?}");
+        }
+    }
 }

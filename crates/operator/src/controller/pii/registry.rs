@@ -11,23 +11,76 @@
 //! Audit mode (no guardrail triggers, so nothing to listen to). A listener that dies
 //! asks for one reconcile, which re-creates it or, if the database is gone, fails and
 //! backs off.
+//!
+//! **Drift no notification reports.** PostgreSQL fires no event trigger for
+//! replication slots (created by a function) nor for DDL on event triggers themselves,
+//! so a hand-made slot or a dropped or disabled guardrail used to wait for the
+//! scheduled audit (10 s). The listener therefore also polls, every
+//! `Config::drift_poll` (250 ms), a digest of the catalog state the audit covers
+//! (`Notifications::fingerprint`: one query on the listening connection, no new
+//! connection) and requests a reconcile when it changed (`controller::digest`). The full
+//! audit stays the only judge; the digest only says "look now". A repair changes the
+//! digest again, which costs one more audit that finds nothing and writes nothing.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::StreamExt;
 use kube::runtime::reflector::ObjectRef;
 use regionstack_api::{PiiDatabase, ReasonCode};
+use regionstack_sql::pii::Notifications;
 use regionstack_sql::{ConnParams, SqlError};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
 use super::KIND;
+use crate::controller::digest::DriftWatch;
 use crate::metrics::Metrics;
+
+type Watch = Arc<Mutex<DriftWatch>>;
 
 struct Listener {
     params: ConnParams,
+    watch: Watch,
     task: JoinHandle<()>,
+}
+
+/// The listener task: a reconcile request per notification and per digest change;
+/// one last request when the connection fails (the reconcile restarts the listener).
+async fn listen(
+    mut notes: Notifications,
+    object: ObjectRef<PiiDatabase>,
+    tx: UnboundedSender<ObjectRef<PiiDatabase>>,
+    poll: Option<Duration>,
+    watch: Watch,
+) {
+    let mut tick = tokio::time::interval(poll.unwrap_or(Duration::from_secs(3600)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.reset();
+    loop {
+        let request = tokio::select! {
+            note = notes.next() => match note {
+                Some(Ok(_)) => true,
+                Some(Err(e)) => {
+                    tracing::warn!(object = %object, error = %e, "PII notification listener failed");
+                    break;
+                }
+                None => break,
+            },
+            _ = tick.tick(), if poll.is_some() => match notes.fingerprint().await {
+                Ok(fingerprint) => watch.lock().expect("watch lock").changed(fingerprint),
+                Err(e) => {
+                    tracing::warn!(object = %object, error = %e, "PII drift check failed");
+                    break;
+                }
+            },
+        };
+        if request && tx.send(object.clone()).is_err() {
+            return; // the controller is gone
+        }
+    }
+    let _ = tx.send(object);
 }
 
 /// Listeners and finding counts of every PiiDatabase this process serves.
@@ -55,6 +108,7 @@ impl Registry {
         object: ObjectRef<PiiDatabase>,
         params: &ConnParams,
         tx: UnboundedSender<ObjectRef<PiiDatabase>>,
+        poll: Option<Duration>,
     ) -> Result<(), SqlError> {
         {
             let listeners = self.listeners.lock().expect("listener lock");
@@ -62,32 +116,31 @@ impl Registry {
                 return Ok(());
             }
         }
-        let mut notes = regionstack_sql::pii::listen(params).await?;
-        let task = tokio::spawn(async move {
-            while let Some(note) = notes.next().await {
-                match note {
-                    Ok(_) => {
-                        if tx.send(object.clone()).is_err() {
-                            return; // the controller is gone
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(object = %object, error = %e, "PII notification listener failed");
-                        break;
-                    }
-                }
-            }
-            let _ = tx.send(object);
-        });
+        let notes = regionstack_sql::pii::listen(params).await?;
+        let mut watch = DriftWatch::default();
+        // The baseline: what the reconcile that starts the listener has just audited.
+        if poll.is_some() {
+            watch.changed(notes.fingerprint().await?);
+        }
+        let watch = Arc::new(Mutex::new(watch));
+        let task = tokio::spawn(listen(notes, object, tx, poll, watch.clone()));
         let old = self
             .listeners
             .lock()
             .expect("listener lock")
-            .insert(uid.to_owned(), Listener { params: params.clone(), task });
+            .insert(uid.to_owned(), Listener { params: params.clone(), watch, task });
         if let Some(old) = old {
             old.task.abort();
         }
         Ok(())
+    }
+
+    /// A reconcile of `uid` changed its database (repair, installation): the next
+    /// drift check requests one more reconcile (`controller::digest`, A-B-A).
+    pub(super) fn changed_by_reconcile(&self, uid: &str) {
+        if let Some(l) = self.listeners.lock().expect("listener lock").get(uid) {
+            l.watch.lock().expect("watch lock").mark_stale();
+        }
     }
 
     /// Stop the listener of `uid`, if any.
@@ -95,6 +148,19 @@ impl Registry {
         if let Some(old) = self.listeners.lock().expect("listener lock").remove(uid) {
             old.task.abort();
         }
+    }
+
+    /// Stop every listener: the leadership term ended, and a standby holds no database
+    /// connection (the next leader's reconciles start their own listeners).
+    pub fn stop_all(&self) {
+        for (_, l) in self.listeners.lock().expect("listener lock").drain() {
+            l.task.abort();
+        }
+    }
+
+    /// Whether a live listener runs for `uid`.
+    pub(super) fn is_listening(&self, uid: &str) -> bool {
+        self.listeners.lock().expect("listener lock").get(uid).is_some_and(|l| !l.task.is_finished())
     }
 
     /// Number of live listeners.

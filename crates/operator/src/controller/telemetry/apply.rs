@@ -18,7 +18,7 @@ use regionstack_api::SecretReference;
 use regionstack_sql::telemetry::Action;
 use regionstack_sql::telemetry::audit::{self, Finding};
 use regionstack_sql::telemetry::export::{ExportSpec, apply_export};
-use regionstack_sql::telemetry::import::{ImportSpec, ImportStatus, apply_import, import_status};
+use regionstack_sql::telemetry::import::{ImportSpec, ImportStatus, apply_import, import_status, source_pending};
 use regionstack_sql::telemetry::prune::{PruneOutcome, prune_confirmed};
 use regionstack_sql::{ConnParams, Password, SqlError};
 
@@ -47,6 +47,11 @@ pub enum ApplyError {
     /// The database layer failed (no password in its messages).
     #[error("{0}")]
     Database(#[from] SqlError),
+    /// The import cannot be built yet because the source side is not ready (its
+    /// boundary database, login or export table); retried soon, see
+    /// `controller::error`.
+    #[error("source not ready: {0}")]
+    SourcePending(#[source] SqlError),
 }
 
 impl ErrorCategory for ApplyError {
@@ -54,13 +59,18 @@ impl ErrorCategory for ApplyError {
         match self {
             ApplyError::SecretMissing { .. } => "SecretMissing",
             ApplyError::Kube(_) => "KubeApi",
-            ApplyError::Database(SqlError::Connect { .. } | SqlError::Tls(_)) => "DatabaseUnreachable",
+            ApplyError::Database(SqlError::Connect { .. } | SqlError::Tls(_))
+            | ApplyError::SourcePending(SqlError::Connect { .. } | SqlError::Tls(_)) => "DatabaseUnreachable",
             ApplyError::Database(SqlError::Query { .. }) => "DatabaseError",
             ApplyError::Database(SqlError::Invalid(_)) => "InvalidSpec",
+            ApplyError::SourcePending(_) => "SourceNotReady",
         }
     }
     fn is_transient(&self) -> bool {
         true
+    }
+    fn retry_soon(&self) -> bool {
+        matches!(self, ApplyError::SourcePending(_))
     }
 }
 
@@ -136,7 +146,9 @@ pub struct TargetReport {
 
 /// Make the import conform and read its health.
 pub async fn target(admin: &ConnParams, spec: &ImportSpec) -> Result<TargetReport, ApplyError> {
-    let actions = apply_import(admin, spec).await?;
+    let actions = apply_import(admin, spec)
+        .await
+        .map_err(|e| if source_pending(&e, spec) { ApplyError::SourcePending(e) } else { ApplyError::Database(e) })?;
     let import = import_status(admin, spec).await?;
     Ok(TargetReport { actions, import })
 }
@@ -164,7 +176,13 @@ mod tests {
         for (e, category) in cases {
             assert_eq!(e.category(), category, "{e}");
             assert!(e.is_transient());
+            assert!(!e.retry_soon(), "{e}");
         }
+        let pending = ApplyError::SourcePending(SqlError::Invalid("export table rs_x not found".into()));
+        assert_eq!(pending.category(), "SourceNotReady");
+        assert!(pending.is_transient() && pending.retry_soon());
+        let unreachable = ApplyError::SourcePending(SqlError::Tls("no CA".into()));
+        assert_eq!(unreachable.category(), "DatabaseUnreachable");
         assert_eq!(missing("ns", "s", "not found").to_string(), "secret ns/s: not found");
     }
 }

@@ -12,22 +12,31 @@
 //! - [`report`] (pure): the status of this side, written by server-side apply only
 //!   when it changed (lag is bucketed, see there).
 //! - [`finalizer`]: the finalizer, the footprint annotation and the teardown.
+//! - [`drift`]: between resyncs, the source and boundary databases of a served
+//!   export are polled for changed publications (an altered export is repaired
+//!   within a second, not at the next resync).
 //!
 //! Requeues: a healthy side is revisited every `resync_interval` (audit and drift
 //! repair, pruning, lag); refusals and foreign replicas wait for a change (a Region's
-//! change re-queues its replicas); failures back off with jitter (`error_policy`). A
+//! change re-queues its replicas); failures back off with jitter (`error_policy`),
+//! except waits on the source region and on a starting apply worker, which are
+//! retried every 0.25 s for a bounded while (`controller::error`, "waiting on a
+//! peer"). A
 //! lost slot or a disabled subscription is reported (`SlotLost`,
 //! `SubscriptionDisabled`) and revisited at the resync interval, not retried in a
 //! loop: no retry can bring back WAL that is gone.
 //!
 //! Condition reasons: reason codes (DESIGN §4) for policy and audit results,
 //! `ForeignRegion` for not involved, error categories (`SecretMissing`,
-//! `DatabaseUnreachable`, `DatabaseError`, `InvalidSpec`, `KubeApi`) for failures,
+//! `DatabaseUnreachable`, `DatabaseError`, `InvalidSpec`, `KubeApi`, and
+//! `SourceNotReady` for an import whose source has not built its export yet) for
+//! failures,
 //! and `Reconciled`, `Compliant`, `Provisioning`, `WorkerDown`,
 //! `SubscriptionDisabled`, `SlotLost` (see [`report`]).
 
 pub mod apply;
 pub mod build;
+pub mod drift;
 pub mod finalizer;
 pub mod report;
 pub mod validate;
@@ -37,9 +46,11 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use regionstack_api::TelemetryReplica;
 use regionstack_api::condition::{ConditionStatus, find_condition};
+use regionstack_sql::telemetry::BOUNDARY_DB;
 use regionstack_sql::telemetry::import::ImportHealth;
 use tracing::Instrument;
 
@@ -93,6 +104,15 @@ impl ErrorCategory for Error {
             Error::Apply(_) | Error::Kube(_) | Error::WorkerDown(_) | Error::RegionsNotSynced => true,
         }
     }
+    fn retry_soon(&self) -> bool {
+        match self {
+            Error::Apply(e) => e.retry_soon(),
+            // A new apply worker starts within seconds (or the subscription is fixed by
+            // the next apply); see `controller::error`.
+            Error::WorkerDown(_) => true,
+            Error::Build(_) | Error::Kube(_) | Error::RegionsNotSynced => false,
+        }
+    }
 }
 
 /// Reconcile one TelemetryReplica.
@@ -114,9 +134,13 @@ async fn run(obj: &TelemetryReplica, ctx: &Context) -> Result<Action, Error> {
         _ => return Err(Error::RegionsNotSynced),
     }
     if obj.metadata.deletion_timestamp.is_some() {
+        ctx.exports.unwatch(&ObjectRef::from_obj(obj));
         return finalize(obj, ctx).await;
     }
     let v = validate::validate(&obj.spec, &ctx.region_list(), &ctx.config.catalogue, &ctx.config.region);
+    if !matches!(v.decision, Decision::Export { .. }) {
+        ctx.exports.unwatch(&ObjectRef::from_obj(obj));
+    }
     match &v.decision {
         Decision::NotInvolved | Decision::Refused { .. } => stand_down(obj, ctx, &v).await,
         Decision::Export { targets } => match serve_source(obj, ctx, targets).await {
@@ -271,6 +295,12 @@ async fn serve_source(
     let footprint = Footprint::source(&spec, targets);
     let current = record_footprint(ctx, obj, &footprint).await?;
     let report = apply::source(&admin, &spec, targets).await?;
+    let databases = [admin.with_dbname(&spec.source_database), admin.with_dbname(BOUNDARY_DB)];
+    let object = ObjectRef::from_obj(obj);
+    ctx.exports.watch(&object, &databases, &ctx.triggers.telemetry, ctx.config.drift_poll);
+    if !(report.actions.is_empty() && report.repaired.is_empty()) {
+        ctx.exports.changed_by_reconcile(&object);
+    }
     // Targets removed from the spec: their slots would retain WAL for nobody.
     let Some(Footprint::Source { targets: recorded, tables, .. }) = Footprint::recorded(&current) else {
         return Ok((current, report));
@@ -355,8 +385,8 @@ async fn target_done(
     let fresh = !report.actions.is_empty();
     match import.health {
         ImportHealth::Streaming => Ok(Action::requeue(ctx.config.resync_interval)),
-        // Just created: the worker starts within a second or two.
-        ImportHealth::WorkerDown | ImportHealth::Missing if fresh => Ok(Action::requeue(Duration::from_secs(1))),
+        // Just created: the launcher starts the worker within a second or so.
+        ImportHealth::WorkerDown | ImportHealth::Missing if fresh => Ok(Action::requeue(super::error::SOON)),
         ImportHealth::WorkerDown | ImportHealth::Missing => {
             let err = Error::WorkerDown(import.subscription.clone());
             events::warn(ctx, written.as_ref().unwrap_or(obj), err.category(), "Observe", &err.to_string()).await;

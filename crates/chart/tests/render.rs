@@ -146,6 +146,7 @@ fn the_deployment_args_are_a_valid_regionstack_run_command_line() {
             .set("metrics.port", "9100")
             .set("operator.auditInterval", "30")
             .set("operator.resyncInterval", "60")
+            .set("operator.driftPollMs", "1000")
             .set("operator.logFormat", "text")
             .set_json("operator.dpdpRestricted", json!(["CN", "PK"])),
     );
@@ -160,6 +161,7 @@ fn the_deployment_args_are_a_valid_regionstack_run_command_line() {
     assert_eq!(run.instance.as_deref(), Some("$(POD_NAME)"));
     assert_eq!(run.audit_interval, 30);
     assert_eq!(run.resync_interval, 60);
+    assert_eq!(run.drift_poll_ms, 1000);
     assert_eq!(run.log_format, regionstack::run::LogFormat::Text);
     assert_eq!(run.dpdp_restricted, ["CN", "PK"]);
 
@@ -452,7 +454,7 @@ fn defaults_are_the_values_contract() {
             "replicaCount": 2,
             "serviceAccount": {"create": true, "name": "", "annotations": {}},
             "rbac": {"create": true},
-            "operator": {"auditInterval": 10, "resyncInterval": 15, "logFormat": "json", "dpdpRestricted": []},
+            "operator": {"auditInterval": 10, "resyncInterval": 15, "driftPollMs": 250, "logFormat": "json", "dpdpRestricted": []},
             "metrics": {"port": 8080, "service": {"enabled": true},
                         "serviceMonitor": {"enabled": false, "interval": "30s", "labels": {}}},
             "networkPolicy": {"enabled": false, "metricsFrom": [], "postgresPorts": [5432]},

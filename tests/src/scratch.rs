@@ -243,6 +243,23 @@ impl ScratchReplica {
         Ok(())
     }
 
+    /// Waits until both sides report `Ready=True, Reconciled` (kubectl's view).
+    pub async fn wait_ready(&self, timeout: std::time::Duration) -> anyhow::Result<()> {
+        for kubectl in &self.kubectl {
+            kubectl
+                .wait_condition(
+                    "telemetryreplica",
+                    REPLICA_NAMESPACE,
+                    &self.name,
+                    "Ready",
+                    ("True", "Reconciled"),
+                    timeout,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
     /// kubectl of the source (`0`) or target (`1`) cluster.
     pub fn kubectl(&self, side: usize) -> &Kubectl {
         &self.kubectl[side]

@@ -35,6 +35,7 @@ mod cluster;
 mod error;
 pub mod poll;
 mod process;
+mod scan;
 mod server;
 pub mod topology;
 mod util;

@@ -6,7 +6,7 @@
 //! Cluster.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -28,15 +28,8 @@ async fn secret(client: &kube::Client, ns: &str, name: &str) -> Option<Secret> {
     Api::<Secret>::namespaced(client.clone(), ns).get_opt(name).await.unwrap()
 }
 
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(what: &str, mut f: impl FnMut() -> F) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(value) = f().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn eventually<T, F: std::future::Future<Output = Option<T>>>(what: &str, f: impl FnMut() -> F) -> T {
+    testbed::poll::eventually(what, Duration::from_secs(30), f).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -39,18 +39,7 @@ async fn check(e2e: &E2e, replica: &ScratchReplica, pii: &ScratchPii, name: &str
     let kubectl = Kubectl::of(from)?;
     kubectl.apply(&pii.manifest(name, &from.region, &["GDPR"], "Enforce")).await?;
     replica.apply().await?;
-    for side in [0, 1] {
-        let k = replica.kubectl(side);
-        k.wait_condition(
-            "telemetryreplica",
-            REPLICA_NAMESPACE,
-            &replica.name,
-            "Ready",
-            ("True", "Reconciled"),
-            TIMEOUT,
-        )
-        .await?;
-    }
+    replica.wait_ready(TIMEOUT).await?;
     kubectl.wait_condition("piidatabase", "customers", name, "Ready", ("True", "Reconciled"), TIMEOUT).await?;
 
     // Built on both sides: a row travels, and the objects are there.

@@ -222,27 +222,16 @@ pub async fn event_reasons(client: &Client) -> Vec<(String, String)> {
 }
 
 /// Rows (any column, cast to text) containing one of `needles`, in every user table
-/// of `db`: `table.column=count, ...`, empty when none.
+/// of `db`: `table.column=count, ...`, empty when none (`PgServer::canary_hits`).
 pub async fn canary_hits(pg: &Arc<PgServer>, db: &str, needles: &[&str]) -> String {
-    let needles = needles.iter().map(|n| format!("''{n}''")).collect::<Vec<_>>().join(",");
-    psql(
-        pg,
-        db,
-        &format!(
-            "CREATE TEMP TABLE hits (t text, c text, n bigint);
-             DO $$ DECLARE r record; n bigint; BEGIN
-               FOR r IN SELECT c.oid::regclass::text AS t, a.attname FROM pg_class c
-                 JOIN pg_namespace ns ON ns.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid
-                 WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
-                   AND ns.nspname NOT IN ('pg_catalog', 'information_schema') AND ns.nspname NOT LIKE 'pg_t%'
-               LOOP
-                 EXECUTE format('SELECT count(*) FROM %s WHERE %I::text LIKE ANY (SELECT ''%%'' || x || ''%%'' FROM unnest(ARRAY[{needles}]) x)', r.t, r.attname) INTO n;
-                 IF n > 0 THEN INSERT INTO hits VALUES (r.t, r.attname, n); END IF;
-               END LOOP; END $$;
-             SELECT coalesce(string_agg(t || '.' || c || '=' || n, ', '), '') FROM hits;"
-        ),
-    )
+    let (pg, db) = (pg.clone(), db.to_owned());
+    let needles: Vec<String> = needles.iter().map(|n| (*n).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
+        pg.canary_hits(&db, &needles).unwrap_or_else(|e| panic!("canary scan of {db}: {e}"))
+    })
     .await
+    .unwrap()
 }
 
 impl RegionEnv {

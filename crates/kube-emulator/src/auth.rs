@@ -5,7 +5,7 @@
 //! Off unless [`crate::Config::rbac`] is set: then a request costs one flag check
 //! (and the strip of an optional token path prefix), and nothing is recorded.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::http::{HeaderMap, Method, header};
@@ -43,7 +43,7 @@ pub struct Auth {
     enabled: bool,
     admin_token: String,
     tokens: Mutex<HashMap<String, UserInfo>>,
-    log: Mutex<Vec<AccessRecord>>,
+    log: Mutex<AccessLog>,
     /// The parsed policy and the store's RBAC version it was parsed at: re-parsed
     /// only after a Role, ClusterRole or binding changed.
     policy: Mutex<Option<(u64, Arc<Policy>)>>,
@@ -62,7 +62,7 @@ impl Auth {
             enabled,
             tokens: Mutex::new(HashMap::from([(admin_token.clone(), admin)])),
             admin_token,
-            log: Mutex::new(Vec::new()),
+            log: Mutex::new(AccessLog::default()),
             policy: Mutex::new(None),
         }
     }
@@ -119,17 +119,38 @@ impl Auth {
 
     /// Record a decision.
     pub fn record(&self, record: AccessRecord) {
-        lock(&self.log).push(record);
+        lock(&self.log).record(record);
     }
 
-    /// Every decision recorded so far, in order.
+    /// Every distinct decision recorded so far, in the order first taken.
     pub fn log(&self) -> Vec<AccessRecord> {
-        lock(&self.log).clone()
+        lock(&self.log).records.clone()
     }
 
     /// Forget the recorded decisions.
     pub fn clear_log(&self) {
-        lock(&self.log).clear();
+        *lock(&self.log) = AccessLog::default();
+    }
+}
+
+/// The access record, one entry per distinct decision (who, what, allowed).
+///
+/// Least-privilege checks need to know which decisions were taken, not how often: an
+/// operator re-reading the same object every second would otherwise grow the record
+/// for the life of the emulator (a long `regionstack demo` runs for hours). Keeping
+/// each distinct decision once bounds it by the objects and verbs in play.
+#[derive(Debug, Default)]
+struct AccessLog {
+    records: Vec<AccessRecord>,
+    seen: HashSet<AccessRecord>,
+}
+
+impl AccessLog {
+    fn record(&mut self, record: AccessRecord) {
+        if !self.seen.contains(&record) {
+            self.seen.insert(record.clone());
+            self.records.push(record);
+        }
     }
 }
 

@@ -166,13 +166,14 @@ impl KubeEmulator {
         self.state.auth.issue(rbac::UserInfo::user(user, groups))
     }
 
-    /// Every authorization decision taken for a non-admin identity so far, in order
-    /// (empty while RBAC is off).
+    /// Every distinct authorization decision (who, what, allowed) taken for a
+    /// non-admin identity so far, in the order first taken (empty while RBAC is off).
+    /// A decision taken again is not recorded twice, which keeps the record bounded.
     pub fn access_log(&self) -> Vec<rbac::usage::AccessRecord> {
         self.state.auth.log()
     }
 
-    /// The denied requests of the access log.
+    /// The distinct denied requests of the access log.
     pub fn denied(&self) -> Vec<rbac::usage::AccessRecord> {
         self.access_log().into_iter().filter(|r| !r.allowed).collect()
     }

@@ -70,7 +70,7 @@ impl UserInfo {
 }
 
 /// What a request asks to do, as kube-apiserver's `RequestInfo` describes it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Attributes {
     /// `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`,
     /// `deletecollection`; for non-resource requests the lower-case HTTP method.

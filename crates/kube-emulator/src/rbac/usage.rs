@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{Attributes, Binding, Policy, Rule, UserInfo};
 
 /// One authorization decision, as [`crate::KubeEmulator::access_log`] returns it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AccessRecord {
     /// Who asked.
     pub user: UserInfo,

@@ -163,6 +163,14 @@ async fn steps_hold_on_a_hand_built_topology() {
     let report = canary::canary_scan(&clusters, timeout).await;
     assert!(report.passed, "{report}");
     assert!(report.lines.iter().any(|l| l.contains("[ap-south-1] PII server")), "{report}");
+    // The planted personal data does not outlive the step.
+    for (cluster, name) in [(eu3, "customers-eu-west-3"), (eu1, "customers-eu-west-1")] {
+        let db = Api::<PiiDatabase>::namespaced(cluster.client.clone(), "customers").get(name).await.unwrap();
+        let client = connect(&cluster.pii_admin(&db).await.unwrap()).await.unwrap();
+        let table: Option<String> =
+            client.query_one("SELECT to_regclass($1)::text", &[&canary::PII_CANARY_TABLE]).await.unwrap().get(0);
+        assert_eq!(table, None, "{name}: the canary table is removed after the scan");
+    }
     // eu-west-3's PII Secret pointed at eu-west-1's server (as a misconfiguration
     // would): eu-west-3's canary lands on eu-west-1's server, and the scan finds it.
     let data = eu1.secret_data("customers", "customers-eu-west-1-admin").await.unwrap();
@@ -177,6 +185,12 @@ async fn steps_hold_on_a_hand_built_topology() {
     let report = canary::canary_scan(&clusters, timeout).await;
     assert!(!report.passed, "{report}");
     assert!(report.lines.iter().any(|l| l.contains("FOUND in public.regionstack_canary")), "{report}");
+    // Removed also when the step fails.
+    let db = Api::<PiiDatabase>::namespaced(eu1.client.clone(), "customers").get("customers-eu-west-1").await.unwrap();
+    let client = connect(&eu1.pii_admin(&db).await.unwrap()).await.unwrap();
+    let table: Option<String> =
+        client.query_one("SELECT to_regclass($1)::text", &[&canary::PII_CANARY_TABLE]).await.unwrap().get(0);
+    assert_eq!(table, None, "the canary table is removed after a failed scan too");
 
     topology.shutdown().await;
 }

@@ -9,8 +9,9 @@
 //! Servers are reached only through the Secrets of each region's own cluster (the
 //! Region's telemetry connection, the PiiDatabases' connections, and the admin
 //! Secrets the seed topology documents), so the step runs unchanged against real
-//! clusters. It leaves a table `public.regionstack_canary` with one row per run in
-//! each PII database, and one row per replica in each source table.
+//! clusters. The PII canaries (table `public.regionstack_canary`) are deleted again
+//! when the step ends, whatever its outcome; the telemetry canary rows stay, one per
+//! replica in each source table and, anonymized, in each target.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -83,10 +84,37 @@ struct Travel {
 /// Runs the step (waits bounded by `timeout`).
 pub async fn canary_scan(clusters: &[RegionCluster], timeout: Duration) -> StepReport {
     let mut report = StepReport::new(TITLE);
-    if let Err(err) = scan_into(&mut report, clusters, timeout).await {
+    let mut planted = Vec::new();
+    if let Err(err) = scan_into(&mut report, clusters, timeout, &mut planted).await {
         report.fail(format!("{err:#}"));
     }
+    for (params, email) in planted {
+        if let Err(err) = remove_pii_canary(&params, &email).await {
+            report.fail(format!("database {}: removing the PII canary {email}: {err:#}", params.dbname));
+        }
+    }
     report
+}
+
+/// Deletes one run's PII canary row, and the canary table once it is empty: the step
+/// may run against real clusters, whose PII databases should not keep made-up
+/// personal data. The table is locked first so that a concurrent run's row is never
+/// dropped with it.
+async fn remove_pii_canary(params: &ConnParams, email: &str) -> anyhow::Result<()> {
+    let mut client = connect(params).await?;
+    let tx = client.transaction().await?;
+    let exists: Option<String> = tx.query_one("SELECT to_regclass($1)::text", &[&PII_CANARY_TABLE]).await?.get(0);
+    if exists.is_none() {
+        return Ok(());
+    }
+    tx.batch_execute(&format!("LOCK TABLE {PII_CANARY_TABLE} IN EXCLUSIVE MODE")).await?;
+    tx.execute(&format!("DELETE FROM {PII_CANARY_TABLE} WHERE email = $1"), &[&email]).await?;
+    let left: i64 = tx.query_one(&format!("SELECT count(*) FROM {PII_CANARY_TABLE}"), &[]).await?.get(0);
+    if left == 0 {
+        tx.batch_execute(&format!("DROP TABLE {PII_CANARY_TABLE}")).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn is_active(cluster: &RegionCluster) -> anyhow::Result<bool> {
@@ -94,7 +122,14 @@ async fn is_active(cluster: &RegionCluster) -> anyhow::Result<bool> {
     Ok(region.is_some_and(|r| r.spec.lifecycle == Lifecycle::Active))
 }
 
-async fn scan_into(report: &mut StepReport, clusters: &[RegionCluster], timeout: Duration) -> anyhow::Result<()> {
+/// Plants, waits and scans; every PII canary planted is pushed to `planted` (its
+/// database and email) as soon as it is in, so that it is removed however the step ends.
+async fn scan_into(
+    report: &mut StepReport,
+    clusters: &[RegionCluster],
+    timeout: Duration,
+    planted: &mut Vec<(ConnParams, String)>,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     // Needles per region: what must never be found outside it.
     let mut needles: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -116,6 +151,7 @@ async fn scan_into(report: &mut StepReport, clusters: &[RegionCluster], timeout:
             )
             .await
             .context("inserting the PII canary")?;
+        planted.push((params.clone(), canary.email.clone()));
         report.say(format!(
             "[{}] {} database {}: planted {}, {:?}, {} in {PII_CANARY_TABLE}",
             cluster.region,

@@ -24,6 +24,8 @@
 //!    start of the load until a marker row, inserted after the last commit, is
 //!    visible at the target). Logical replication applies in commit order, so the
 //!    marker arrives last; a partial index on the marker keeps the polling cheap.
+//!    Each run also prints the CPU time each walsender and apply worker spent on the
+//!    load (`cpu.rs`), which is what the ratio is made of on a small machine.
 //! 3. end-to-end lag at a steady rate: one writer inserts [`LAG_RATE`] rows/s
 //!    carrying `sent_at` (the client's clock when the statement is sent; class
 //!    `none`, `keep`), the target's destination table stamps `received` with
@@ -89,6 +91,7 @@ const MARKER: &str = "marker";
 /// Destination of the anonymized import on the target server.
 const GLOBAL: &str = "device_metrics_global";
 
+mod cpu;
 mod rows;
 mod servers;
 
@@ -226,19 +229,22 @@ fn hop1_overhead(rt: &Runtime, rows: &Arc<Vec<Row>>) {
 // ---------------------------------------------------------------------------------
 // 2. anonymized end to end vs raw single hop
 
-fn e2e_run(rt: &Runtime, path: Path, rows: &Arc<Vec<Row>>) -> f64 {
+/// One run: end-to-end rows/s and the replication processes' CPU seconds.
+fn e2e_run(rt: &Runtime, path: Path, rows: &Arc<Vec<Row>>) -> (f64, f64) {
     let (cluster, target) = start_path(rt, path, false);
     let (a, b) = (&cluster[0], &cluster[1]);
-    let (writes, e2e, at_target) = rt.block_on(async {
+    let (writes, e2e, at_target, cpu) = rt.block_on(async {
         let src = admin(a, DB);
         let marker = connect(&src).await.expect("connect A");
         let dst = connect(&admin(b, DB)).await.expect("connect B");
         batch(&dst, "SET enable_seqscan = off").await;
+        let before = cpu::snapshot(&marker, &dst).await;
         let (start, end) = load(&src, rows).await;
         insert_marker(&marker).await;
         let seen = wait_markers(&dst, target, 2).await;
+        let cpu = cpu::spent(&before, &cpu::snapshot(&marker, &dst).await);
         let n = scalar(&dst, &format!("SELECT count(*) FROM {target} WHERE firmware <> '{MARKER}'")).await;
-        (rate(rows.len(), end - start), seen - start, n)
+        (rate(rows.len(), end - start), seen - start, n, cpu)
     });
     assert_eq!(at_target, i64::try_from(rows.len()).expect("fits"), "{}: rows missing at the target", path.label());
     let r = rate(rows.len(), e2e);
@@ -247,8 +253,9 @@ fn e2e_run(rt: &Runtime, path: Path, rows: &Arc<Vec<Row>>) -> f64 {
         path.label(),
         e2e.as_secs_f64()
     );
+    cpu::print(path.label(), &cpu.0, cpu.1, rows.len());
     cluster.stop();
-    r
+    (r, cpu.1)
 }
 
 fn end_to_end(rt: &Runtime, rows: &Arc<Vec<Row>>) {
@@ -256,11 +263,18 @@ fn end_to_end(rt: &Runtime, rows: &Arc<Vec<Row>>) {
         "\n2. replication throughput, start of load → last row visible on the second server (fresh servers per run)"
     );
     let (mut raw, mut anon) = (Vec::new(), Vec::new());
+    let (mut raw_cpu, mut anon_cpu) = (Vec::new(), Vec::new());
     for round in 0..E2E_ROUNDS {
         let order = if round % 2 == 0 { [Path::Raw, Path::Anonymized] } else { [Path::Anonymized, Path::Raw] };
         for path in order {
-            let r = e2e_run(rt, path, rows);
-            if path == Path::Raw { raw.push(r) } else { anon.push(r) }
+            let (r, cpu) = e2e_run(rt, path, rows);
+            if path == Path::Raw {
+                raw.push(r);
+                raw_cpu.push(cpu);
+            } else {
+                anon.push(r);
+                anon_cpu.push(cpu);
+            }
         }
     }
     let (r, a) = (median(&raw), median(&anon));
@@ -268,6 +282,18 @@ fn end_to_end(rt: &Runtime, rows: &Arc<Vec<Row>>) {
     println!(
         "   raw {r:.0} rows/s, anonymized {a:.0} rows/s → ratio anonymized/raw = {ratio:.2} (target ≥ 0.70: {})",
         verdict(ratio, 0.7, true)
+    );
+    // What the ratio is made of: CPU per row of the replication processes alone (the
+    // writers' share is the same for both paths).
+    #[allow(clippy::cast_precision_loss)] // row counts are far below 2^52
+    let per_row = |v: &[f64]| median(v) * 1e6 / rows.len() as f64;
+    let (rc, ac) = (per_row(&raw_cpu), per_row(&anon_cpu));
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    println!(
+        "   replication CPU per row (median): raw {rc:.1} µs, anonymized {ac:.1} µs ({:.1}×); with all {cpus} CPU(s) \
+         given to replication alone, the anonymized path could not exceed {:.0} rows/s",
+        ac / rc,
+        f64::from(u32::try_from(cpus).unwrap_or(1)) * 1e6 / ac
     );
 }
 

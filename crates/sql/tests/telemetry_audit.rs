@@ -140,7 +140,19 @@ async fn publication_fingerprint_moves_only_when_publications_change() {
     // An idempotent apply and ordinary writes change nothing: no reconcile loop.
     assert!(apply_export(&adm, &spec).await.unwrap().is_empty());
     q(&a, "app", "CREATE TABLE unrelated (x int); INSERT INTO unrelated VALUES (1)");
+    q(&a, "app", "ALTER TABLE unrelated ADD COLUMN y int; INSERT INTO metrics (temperature) VALUES (1)");
     assert_eq!(publication_fingerprint(&source).await.unwrap(), base);
+
+    // Source schema drift moves it (the audit then reports the column), and moving
+    // back restores it: the digest is of the shape, not of a history.
+    q(&a, "app", "ALTER TABLE metrics ADD COLUMN secret_note text");
+    let drifted = publication_fingerprint(&source).await.unwrap();
+    assert_ne!(drifted, base);
+    q(&a, "app", "ALTER TABLE metrics ALTER COLUMN secret_note TYPE varchar(10)");
+    assert_ne!(publication_fingerprint(&source).await.unwrap(), drifted, "a retype moves it");
+    q(&a, "app", "ALTER TABLE metrics DROP COLUMN secret_note");
+    assert_ne!(publication_fingerprint(&source).await.unwrap(), base, "a dropped column stays in pg_attribute");
+    let base = publication_fingerprint(&source).await.unwrap();
 
     // Another publication, an altered hop-1 publication: both move it.
     q(&a, "app", "CREATE PUBLICATION other FOR TABLE unrelated");

@@ -30,11 +30,25 @@ fn rogue(object: String, detail: String) -> Finding {
 }
 
 /// A digest of every publication of the database `client` is connected to: options,
-/// tables with their column lists and row filters, schemas. One cheap catalog query,
-/// polled by the operator between resyncs: a change is the cue to audit now (an
-/// altered export, a new publication of a source table). Changes nothing.
+/// tables with their column lists and row filters, schemas; and of the columns (name,
+/// type, dropped) of every published table and of every table carrying one of
+/// regionstack's triggers (a hypertable source's hand-off trigger), so that a column
+/// added to, dropped from or retyped in a source table is noticed too. One cheap
+/// catalog query, polled by the operator between resyncs: a change is the cue to audit
+/// now (an altered export, a new publication of a source table, source schema drift).
+/// Changes nothing.
 pub async fn publication_fingerprint(client: &Client) -> Result<String, SqlError> {
     const SQL: &str = "SELECT md5(concat_ws('|',
+      (SELECT string_agg(a.attrelid::text || ':' || a.attnum::text || ':' || a.attname || ':'
+              || a.atttypid::text || ':' || a.atttypmod::text || ':' || a.attisdropped::text, ','
+              ORDER BY a.attrelid, a.attnum)
+         FROM pg_catalog.pg_attribute a
+        WHERE a.attnum > 0 AND a.attrelid IN (
+              SELECT r.prrelid FROM pg_catalog.pg_publication_rel r
+              UNION SELECT t.tgrelid FROM pg_catalog.pg_trigger t
+                JOIN pg_catalog.pg_proc f ON f.oid = t.tgfoid
+                JOIN pg_catalog.pg_namespace fn ON fn.oid = f.pronamespace
+               WHERE fn.nspname LIKE 'regionstack%')),
       (SELECT string_agg(p.oid::text || ':' || p.pubname || ':' || p.puballtables::text || p.pubinsert::text
               || p.pubupdate::text || p.pubdelete::text || p.pubtruncate::text || p.pubviaroot::text, ','
               ORDER BY p.oid) FROM pg_catalog.pg_publication p),

@@ -5,10 +5,12 @@
 //! database (regionstack installs no event triggers there: the application owns the
 //! source database). Instead, each database that holds a served export is polled
 //! every `Config::drift_poll` (250 ms) with one cheap query: a digest of its
-//! publications, their tables, column lists and row filters
+//! publications, their tables, column lists and row filters, and of the columns of
+//! the published (or hand-off) source tables
 //! (`regionstack_sql::telemetry::audit::publication_fingerprint`). When it changes,
 //! every replica exported from that database is reconciled, and the reconcile's
-//! audit decides (repairs the export, reports a rogue publication). The digest is
+//! audit decides (repairs the export, reports a rogue publication or a column added
+//! to a source table without a rule). The digest is
 //! only the cue; a repair changes it again, which costs one more reconcile that finds
 //! nothing and writes nothing.
 //!

@@ -111,6 +111,7 @@ static SERVICE_SPEC: Message = Message {
         f(11, "externalTrafficPolicy", Kind::Str),
         f(12, "healthCheckNodePort", Kind::Int),
         f(13, "publishNotReadyAddresses", Kind::Bool),
+        f(14, "sessionAffinityConfig", Kind::Msg(&SESSION_AFFINITY_CONFIG)),
         f(17, "ipFamilyPolicy", Kind::Str).keep(),
         f(18, "clusterIPs", Kind::Str).rep(),
         f(19, "ipFamilies", Kind::Str).rep(),
@@ -119,6 +120,12 @@ static SERVICE_SPEC: Message = Message {
         f(22, "internalTrafficPolicy", Kind::Str).keep(),
     ],
 };
+
+static SESSION_AFFINITY_CONFIG: Message =
+    Message { name: "SessionAffinityConfig", fields: &[f(1, "clientIP", Kind::Msg(&CLIENT_IP_CONFIG))] };
+
+static CLIENT_IP_CONFIG: Message =
+    Message { name: "ClientIPConfig", fields: &[f(1, "timeoutSeconds", Kind::Int).keep()] };
 
 static SERVICE_PORT: Message = Message {
     name: "ServicePort",
@@ -178,6 +185,7 @@ static POD_SPEC: Message = Message {
         f(29, "runtimeClassName", Kind::Str).keep(),
         f(30, "enableServiceLinks", Kind::Bool).keep(),
         f(31, "preemptionPolicy", Kind::Str).keep(),
+        f(32, "overhead", Kind::MapQuantity),
         f(35, "setHostnameAsFQDN", Kind::Bool).keep(),
         f(37, "hostUsers", Kind::Bool).keep(),
     ],

@@ -229,6 +229,63 @@ async fn typed_create_services_and_budgets() {
     assert_created_by_kubectl(k, "team", &["service/api", "service/ext", "pdb/web-pdb"]);
 }
 
+/// The stored object without what the server assigns per object (and the name, for
+/// cluster-scoped objects created twice under different names).
+fn comparable(mut obj: Value) -> Value {
+    let meta = obj["metadata"].as_object_mut().expect("metadata");
+    for key in ["uid", "resourceVersion", "creationTimestamp", "namespace", "name"] {
+        meta.remove(key);
+    }
+    for entry in meta.get_mut("managedFields").and_then(Value::as_array_mut).into_iter().flatten() {
+        entry.as_object_mut().expect("a managedFields entry").remove("time");
+    }
+    obj
+}
+
+/// The protobuf path stores exactly what the JSON path stores: each command runs once
+/// as kubectl sends it (protobuf) and once as the JSON object kubectl would have sent
+/// (`--dry-run=client -o json`, then `kubectl create -f`), and the results match.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protobuf_and_json_creates_store_the_same_objects() {
+    let c = cluster().await;
+    let k = &c.kubectl;
+    create_all(k, &[("create namespace pb", "namespace/pb"), ("create namespace js", "namespace/js")]);
+    for (i, (command, target)) in [
+        ("create configmap cm --from-literal=a=b", "configmap/cm"),
+        ("create secret generic s --from-literal=k=v", "secret/s"),
+        ("create serviceaccount sa", "serviceaccount/sa"),
+        ("create deployment d --image=nginx --replicas=2 --port=80", "deployment/d"),
+        ("create role r --verb=get --resource=configmaps --resource-name=x", "role/r"),
+        ("create rolebinding rb --role=r --serviceaccount=pb:sa --group=g", "rolebinding/rb"),
+        ("create service nodeport np --tcp=80:8080", "service/np"),
+        ("create service externalname en --external-name=example.com", "service/en"),
+        ("create pdb pdb --selector=app=d --min-available=50%", "pdb/pdb"),
+        ("create clusterrole cr-NAME --verb=get --non-resource-url=/healthz", "clusterrole/cr-NAME"),
+        ("create clusterrolebinding crb-NAME --clusterrole=cr-pb --user=u", "clusterrolebinding/crb-NAME"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let args = |ns: &str| -> Vec<String> {
+            let mut args: Vec<String> = command.replace("NAME", ns).split(' ').map(str::to_owned).collect();
+            args.extend(["-n".to_owned(), ns.to_owned()]);
+            args
+        };
+        let refs = |v: &[String]| v.iter().map(String::as_str).collect::<Vec<_>>().join(" ");
+        // As kubectl sends it: protobuf.
+        k.ok(&args("pb").iter().map(String::as_str).collect::<Vec<_>>());
+        // As JSON: the object kubectl would have sent, created from a manifest.
+        let mut dry = args("js");
+        dry.extend(["--dry-run=client", "-o", "json"].map(str::to_owned));
+        let manifest = k.ok(&dry.iter().map(String::as_str).collect::<Vec<_>>()).stdout;
+        let file = k.manifest(&format!("{i}.json"), &manifest);
+        k.ok(&["create", "-f", &file, "-n", "js"]);
+
+        let stored = |ns: &str| comparable(get(k, &[&target.replace("NAME", ns), "-n", ns, "--show-managed-fields"]));
+        assert_eq!(stored("pb"), stored("js"), "`kubectl {}` stored differently from its JSON", refs(&args("pb")));
+    }
+}
+
 /// `kubectl auth reconcile` reads typed RBAC objects and PUTs them back as protobuf,
 /// managedFields included; RBAC applies to protobuf writes as to JSON ones.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,7 +31,7 @@ static NAMESPACE_CONDITION: Message = Message {
     fields: &[
         f(1, "type", Kind::Str).keep(),
         f(2, "status", Kind::Str).keep(),
-        f(4, "lastTransitionTime", Kind::Time),
+        f(4, "lastTransitionTime", Kind::Time).keep(),
         f(5, "reason", Kind::Str),
         f(6, "message", Kind::Str),
     ],

@@ -6,7 +6,8 @@
 //! JSON marshaller leaves out zero `omitempty` fields. The tables therefore say which
 //! scalars keep a zero value (`keep`: pointer fields and fields without `omitempty`);
 //! other zero scalars are dropped. Embedded messages always stay (`{}` is what JSON
-//! writes for a struct), except a zero `metav1.Time`, which JSON writes as null.
+//! writes for a struct), except a zero `metav1.Time`: JSON writes null for a struct
+//! (`keep`) and nothing for a nil pointer.
 //! A field number a table does not list is an error, never silently dropped.
 
 use base64::Engine as _;
@@ -150,6 +151,10 @@ pub fn message(table: &Message, bytes: &[u8], path: &str) -> Result<Map<String, 
             _ => match scalar(field.kind, value, &path)? {
                 Some(v) if field.keep || !is_zero(&v) => {
                     out.insert(field.name.to_owned(), v);
+                }
+                // A zero non-pointer `metav1.Time` is JSON null (pointers are left out).
+                None if field.keep => {
+                    out.insert(field.name.to_owned(), Value::Null);
                 }
                 // Proto writes zero non-pointer fields; JSON's omitempty leaves them out.
                 _ => {

@@ -83,8 +83,8 @@ static DEPLOYMENT_CONDITION: Message = Message {
         f(2, "status", Kind::Str).keep(),
         f(4, "reason", Kind::Str),
         f(5, "message", Kind::Str),
-        f(6, "lastUpdateTime", Kind::Time),
-        f(7, "lastTransitionTime", Kind::Time),
+        f(6, "lastUpdateTime", Kind::Time).keep(),
+        f(7, "lastTransitionTime", Kind::Time).keep(),
     ],
 };
 

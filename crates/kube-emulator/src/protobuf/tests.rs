@@ -49,7 +49,10 @@ const KUBECTL_NAMESPACE: &[u8] = b"k8s\0\x0a\x0f\x0a\x02v1\x12\x09Namespace\x12\
 fn kubectls_namespace_decodes_to_its_json() {
     assert_eq!(
         decode_object(KUBECTL_NAMESPACE).unwrap(),
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "foo"}, "spec": {}, "status": {}})
+        json!({
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "foo", "creationTimestamp": null}, "spec": {}, "status": {},
+        })
     );
 }
 
@@ -74,7 +77,7 @@ fn secrets_keep_bytes_as_base64_and_pointers_keep_zero() {
         decode_object(&envelope("v1", "Secret", &raw)).unwrap(),
         json!({
             "apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "s", "namespace": "team", "labels": {"app": "x"}},
+            "metadata": {"name": "s", "namespace": "team", "labels": {"app": "x"}, "creationTimestamp": null},
             "data": {"k": "dg==", "bin": "AP8="},
             "type": "Opaque",
             "immutable": false,
@@ -135,7 +138,7 @@ fn deployments_decode_int_or_string_quantities_times_and_repeated_fields() {
         decode_object(&envelope("apps/v1", "Deployment", &raw)).unwrap(),
         json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "d", "namespace": "team"},
+            "metadata": {"name": "d", "namespace": "team", "creationTimestamp": null},
             "spec": {
                 "replicas": 0,
                 "template": {"spec": {"containers": [{

@@ -67,12 +67,9 @@ impl Kubectl {
         self.run(args).await.unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// The release namespace, applied from YAML: `kubectl create namespace` sends
-    /// protobuf, which the emulator does not speak (it answers 415).
-    async fn namespace(&self, dir: &Path, name: &str) {
-        let file =
-            write(dir, "namespace.yaml", &format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n"));
-        self.ok(&["apply", "-f", &file]).await;
+    /// The release namespace, created by kubectl's typed command (sent as protobuf).
+    async fn namespace(&self, name: &str) {
+        self.ok(&["create", "namespace", name]).await;
     }
 }
 
@@ -130,7 +127,7 @@ async fn the_rendered_chart_applies_dry_run_then_for_real() {
 
     let crds = write(dir.path(), "crds.yaml", &format!("{}---\n{SERVICE_MONITOR_CRD}", rendered.crds_yaml()));
     let manifests = write(dir.path(), "manifests.yaml", &rendered.to_yaml());
-    kubectl.namespace(dir.path(), NAMESPACE).await;
+    kubectl.namespace(NAMESPACE).await;
 
     // CRDs first: a server-side dry run stores nothing.
     let out = kubectl.ok(&["apply", "--dry-run=server", "-f", &crds]).await;
@@ -201,7 +198,7 @@ async fn the_rbac_objects_alone_apply_into_a_fresh_namespace() {
         .render(&Release::new("rs", "ops"), &Values::new().set("region", "ap-south-1"))
         .unwrap();
     let file = write(dir.path(), "rbac.yaml", &rendered.rbac_yaml());
-    kubectl.namespace(dir.path(), "ops").await;
+    kubectl.namespace("ops").await;
     let out = kubectl.ok(&["apply", "-f", &file]).await;
     assert_eq!(
         sorted_lines(&out),

@@ -243,6 +243,11 @@ impl Inner {
                         obj["data"][k] = json!(encoded);
                     }
                 }
+                // kube's SetDefaults_Secret: no type is Opaque (`kubectl create secret
+                // generic` sends an empty one).
+                if obj.get("type").and_then(Value::as_str).is_none_or(str::is_empty) {
+                    obj["type"] = json!("Opaque");
+                }
             }
             ("apiextensions.k8s.io", "CustomResourceDefinition") => {
                 let types = crate::registry::from_crd(obj).map_err(|e| {

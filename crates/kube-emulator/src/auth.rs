@@ -286,10 +286,8 @@ pub fn self_subject_access_review(
     path_token: Option<&str>,
     body: &[u8],
 ) -> Result<Value, ApiError> {
-    let protobuf =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("protobuf"));
-    let spec = crate::rbac::review::spec(body, protobuf)
-        .ok_or_else(|| ApiError::bad_request("the body is not a SelfSubjectAccessReview"))?;
+    let protobuf = crate::protobuf::is_protobuf(headers);
+    let spec = crate::rbac::review::spec(body, protobuf)?;
     let a = crate::rbac::review::attributes(&spec);
     if !state.auth.enabled() {
         return Ok(crate::rbac::review::answer(&spec, true, crate::rbac::MASTERS));

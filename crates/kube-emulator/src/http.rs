@@ -227,14 +227,6 @@ pub async fn handle(
             }
         }
         Route::Objects(req) => {
-            if headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("protobuf")) {
-                // Only JSON is spoken; client-go then retries the request as JSON.
-                return error_response(&ApiError::new(
-                    415,
-                    "UnsupportedMediaType",
-                    "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
-                ));
-            }
             let verb = verb(&method, &req, &query);
             if let Some(status) = state.faults.take_failure(verb, &req.plural) {
                 return error_response(&injected(status));
@@ -279,7 +271,25 @@ fn write_options(query: &Query, headers: &HeaderMap) -> WriteOptions {
     }
 }
 
-fn delete_options(query: &Query, body: &[u8]) -> Result<DeleteOptions, ApiError> {
+/// The object a create or update sends. kubectl's typed commands send protobuf and
+/// client-go never retries as JSON, so protobuf is decoded into the JSON the object
+/// would have had and the request continues down the JSON path.
+fn request_object(body: &[u8], headers: &HeaderMap) -> Result<Value, ApiError> {
+    if crate::protobuf::is_protobuf(headers) {
+        crate::protobuf::decode_object(body)
+    } else {
+        crate::patching::decode_body(body, false)
+    }
+}
+
+fn delete_options(query: &Query, headers: &HeaderMap, body: &[u8]) -> Result<DeleteOptions, ApiError> {
+    if crate::protobuf::is_protobuf(headers) && !body.is_empty() {
+        return Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            "the emulator decodes protobuf only for created and updated objects, not DeleteOptions; send JSON",
+        ));
+    }
     let body: Value = if body.is_empty() { json!({}) } else { crate::patching::decode_body(body, false)? };
     let policy = query
         .get("propagationPolicy")
@@ -349,12 +359,12 @@ fn objects(
             }
             "list" => crate::render::list(&state.lock(), &rt, ns, query, headers).map(|v| (StatusCode::OK, v)),
             "create" => {
-                let obj = crate::patching::decode_body(body, false)?;
+                let obj = request_object(body, headers)?;
                 let created = state.lock().create(&rt, ns, obj, &opts)?;
                 Ok((StatusCode::CREATED, (*created).clone()))
             }
             "update" => {
-                let obj = crate::patching::decode_body(body, false)?;
+                let obj = request_object(body, headers)?;
                 Ok((StatusCode::OK, (*state.lock().update(&rt, ns, name, sub, obj, &opts)?).clone()))
             }
             "patch" => {
@@ -367,11 +377,11 @@ fn objects(
                 Ok((StatusCode::OK, (*state.lock().patch(&rt, ns, name, sub, kind, body, &opts)?).clone()))
             }
             "delete" => {
-                let d = delete_options(query, body)?;
+                let d = delete_options(query, headers, body)?;
                 Ok((StatusCode::OK, (*state.lock().delete(&rt, ns, name, &d)?).clone()))
             }
             "deletecollection" => {
-                let d = delete_options(query, body)?;
+                let d = delete_options(query, headers, body)?;
                 let labels = LabelSelector::parse(query.get("labelSelector").map_or("", String::as_str))
                     .map_err(ApiError::bad_request)?;
                 let fields = FieldSelector::parse(query.get("fieldSelector").map_or("", String::as_str))

@@ -24,6 +24,7 @@ pub mod meta;
 pub mod openapi;
 pub mod patch;
 pub mod patching;
+pub mod protobuf;
 pub mod rbac;
 pub mod registry;
 pub mod render;

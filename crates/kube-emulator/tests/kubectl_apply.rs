@@ -5,9 +5,8 @@
 //! Each test runs on a multi-thread runtime: `kubectl` is a blocking child process of
 //! the test thread while the emulator serves from the runtime's workers.
 //!
-//! kubectl's typed commands (`kubectl create configmap|secret|namespace`) send protobuf,
-//! which the emulator refuses (a documented deviation), so manifests go through
-//! `kubectl apply -f` / `kubectl create -f`.
+//! Objects come from manifests (`kubectl apply -f` / `kubectl create -f`, JSON); the typed
+//! `kubectl create <subcommand>` commands (protobuf) are covered by `kubectl_create.rs`.
 
 mod support_kubectl;
 

@@ -1,79 +1,26 @@
 //! `SelfSubjectAccessReview` (`kubectl auth can-i`): the caller asks whether it may do
 //! something and gets the authorizer's answer without doing it. kubectl sends the
-//! review as protobuf, which the emulator speaks nowhere else, so this module reads
-//! the few fields a review has from kube's protobuf envelope (`k8s\0` + `Unknown`);
-//! JSON bodies are read too. The answer is always JSON, which client-go accepts.
+//! review as protobuf (decoded by `crate::protobuf`); JSON bodies are read too. The
+//! answer is always JSON, which client-go accepts.
 
 use serde_json::{Value, json};
 
 use super::Attributes;
+use crate::errors::ApiError;
 
-/// kube's protobuf envelope magic.
-const MAGIC: &[u8] = b"k8s\0";
-
-/// Length-delimited fields of one protobuf message, as (field number, bytes); other
-/// wire types are skipped.
-fn fields(mut buf: &[u8]) -> Option<Vec<(u64, &[u8])>> {
-    fn varint(buf: &mut &[u8]) -> Option<u64> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let (&byte, rest) = buf.split_first()?;
-            *buf = rest;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        None
+/// The review's spec from a protobuf body (`k8s\0` envelope, read by the shared
+/// table-driven decoder) or a JSON body.
+pub fn spec(body: &[u8], protobuf: bool) -> Result<Value, ApiError> {
+    let review = if protobuf {
+        crate::protobuf::decode_object(body)?
+    } else {
+        serde_json::from_slice::<Value>(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding request body: {e}")))?
+    };
+    if review.get("kind").is_some_and(|k| k != "SelfSubjectAccessReview") {
+        return Err(ApiError::bad_request("the body is not a SelfSubjectAccessReview"));
     }
-    let mut out = Vec::new();
-    while !buf.is_empty() {
-        let key = varint(&mut buf)?;
-        match key & 7 {
-            0 => {
-                varint(&mut buf)?;
-            }
-            1 => buf = buf.get(8..)?,
-            2 => {
-                let len = usize::try_from(varint(&mut buf)?).ok()?;
-                let (value, rest) = (buf.get(..len)?, buf.get(len..)?);
-                out.push((key >> 3, value));
-                buf = rest;
-            }
-            5 => buf = buf.get(4..)?,
-            _ => return None,
-        }
-    }
-    Some(out)
-}
-
-fn field<'a>(fields: &[(u64, &'a [u8])], number: u64) -> Option<&'a [u8]> {
-    fields.iter().find(|(n, _)| *n == number).map(|(_, v)| *v)
-}
-
-fn text(fields: &[(u64, &[u8])], number: u64) -> String {
-    field(fields, number).map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default()
-}
-
-/// The review's spec as JSON, from a protobuf body (`k8s\0` envelope).
-fn spec_from_protobuf(body: &[u8]) -> Option<Value> {
-    let unknown = fields(body.strip_prefix(MAGIC)?)?;
-    let review = fields(field(&unknown, 2)?)?;
-    let spec = fields(field(&review, 2)?)?;
-    if let Some(ra) = field(&spec, 1) {
-        let ra = fields(ra)?;
-        let keys = ["namespace", "verb", "group", "version", "resource", "subresource", "name"];
-        let attrs: serde_json::Map<String, Value> =
-            keys.iter().zip(1..).map(|(k, n)| ((*k).to_owned(), json!(text(&ra, n)))).collect();
-        return Some(json!({"resourceAttributes": attrs}));
-    }
-    let nra = fields(field(&spec, 2)?)?;
-    Some(json!({"nonResourceAttributes": {"path": text(&nra, 1), "verb": text(&nra, 2)}}))
-}
-
-/// The review's spec from a protobuf or JSON body.
-pub fn spec(body: &[u8], protobuf: bool) -> Option<Value> {
-    if protobuf { spec_from_protobuf(body) } else { serde_json::from_slice::<Value>(body).ok()?.get("spec").cloned() }
+    review.get("spec").cloned().ok_or_else(|| ApiError::bad_request("the SelfSubjectAccessReview has no spec"))
 }
 
 /// The request attributes a review's spec asks about.
@@ -130,16 +77,18 @@ mod tests {
         let spec = message(&[(1, &ra)]);
         let review = message(&[(1, b""), (2, &spec)]);
         let type_meta = message(&[(1, b"authorization.k8s.io/v1"), (2, b"SelfSubjectAccessReview")]);
-        let mut body = MAGIC.to_vec();
+        let mut body = crate::protobuf::MAGIC.to_vec();
         body.extend(message(&[(1, &type_meta), (2, &review)]));
         let spec = super::spec(&body, true).unwrap();
         assert_eq!(attributes(&spec), Attributes::resource("list", "", "configmaps", "team", ""));
 
         let nra = message(&[(1, b"/metrics"), (2, b"get")]);
         let review = message(&[(2, &message(&[(2, &nra)]))]);
-        let mut body = MAGIC.to_vec();
-        body.extend(message(&[(2, &review)]));
+        let mut body = crate::protobuf::MAGIC.to_vec();
+        body.extend(message(&[(1, &type_meta), (2, &review)]));
         assert_eq!(attributes(&super::spec(&body, true).unwrap()), Attributes::non_resource("get", "/metrics"));
-        assert!(super::spec(b"not protobuf", true).is_none());
+        assert_eq!(super::spec(b"not protobuf", true).unwrap_err().code, 400);
+        let json = br#"{"kind":"SelfSubjectAccessReview","spec":{"nonResourceAttributes":{"path":"/x","verb":"get"}}}"#;
+        assert_eq!(attributes(&super::spec(json, false).unwrap()), Attributes::non_resource("get", "/x"));
     }
 }

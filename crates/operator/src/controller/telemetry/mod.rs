@@ -293,8 +293,9 @@ async fn serve_source(
     let creds = apply::credentials(ctx, &ns, &obj.spec.replication_credentials.name).await?;
     let spec = build::export_spec(obj, &creds);
     let footprint = Footprint::source(&spec, targets);
+    let built_before = Footprint::recorded(obj).is_some();
     let current = record_footprint(ctx, obj, &footprint).await?;
-    let report = apply::source(&admin, &spec, targets).await?;
+    let report = apply::source(&admin, &spec, targets, built_before).await?;
     let databases = [admin.with_dbname(&spec.source_database), admin.with_dbname(BOUNDARY_DB)];
     let object = ObjectRef::from_obj(obj);
     ctx.exports.watch(&object, &databases, &ctx.triggers.telemetry, ctx.config.drift_poll);

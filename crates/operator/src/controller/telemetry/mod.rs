@@ -20,8 +20,9 @@
 //! repair, pruning, lag); refusals and foreign replicas wait for a change (a Region's
 //! change re-queues its replicas); failures back off with jitter (`error_policy`),
 //! except waits on the source region and on a starting apply worker, which are
-//! retried every 0.25 s for a bounded while (`controller::error`, "waiting on a
-//! peer"). A
+//! retried soon (0.1 s, then 0.25 s) for a bounded while (`controller::error`,
+//! "waiting on a peer"); the reconcile that creates an import first waits up to
+//! `apply::WORKER_WAIT` for its apply worker itself. A
 //! lost slot or a disabled subscription is reported (`SlotLost`,
 //! `SubscriptionDisabled`) and revisited at the resync interval, not retried in a
 //! loop: no retry can bring back WAL that is gone.

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use regionstack_api::telemetry::TableExport;
 use regionstack_sql::telemetry::export::{ExportSpec, apply_export, drop_boundary, teardown_export};
-use regionstack_sql::telemetry::import::{ImportHealth, ImportSpec, apply_import, import_status, teardown_import};
+use regionstack_sql::telemetry::import::{
+    ImportHealth, ImportSpec, apply_import, import_status, teardown_import, wait_for_worker,
+};
 use regionstack_sql::telemetry::prune::{PruneOutcome, prune_confirmed};
 use regionstack_sql::telemetry::{BOUNDARY_DB, IMPORT_SCHEMA, Names};
 use regionstack_sql::{ConnParams, Password, SslMode, connect};
@@ -123,6 +125,11 @@ async fn anonymized_export_end_to_end() {
     assert!(first.iter().any(|x| x.statement.contains("CREATE SUBSCRIPTION")), "{first:#?}");
     assert!(first.iter().all(|x| !x.statement.contains("quoted")), "a password reached the plan");
     assert!(apply_import(&admin(b, "telemetry"), &import).await.unwrap().is_empty());
+    // The new subscription's apply worker is started by the launcher; the operator waits
+    // for it with wait_for_worker before it reports the import.
+    let running = wait_for_worker(&admin(b, "telemetry"), &import, std::time::Duration::from_secs(20)).await.unwrap();
+    assert!(running, "no apply worker within 20 s");
+    assert_eq!(import_status(&admin(b, "telemetry"), &import).await.unwrap().health, ImportHealth::Streaming);
 
     // A probe slot of the replication login in the boundary database (test_decoding).
     let login = connect(&import.source).await.unwrap();

@@ -12,8 +12,9 @@
 //! before the source region's operator has built the export it subscribes to, an
 //! apply worker that is still starting. Backing those off exponentially made a fresh
 //! seed topology settle in ~10 s (1 + 2 + 4 s of waits, plus jitter) although the
-//! peer was ready after ~1 s. They are retried every [`SOON`] (±20 % jitter) for the
-//! first [`SOON_ATTEMPTS`] failures (~10 s, what a peer needs to catch up), then the
+//! peer was ready after ~1 s. They are retried every [`SOON_FIRST`] (0.1 s) for the
+//! first [`SOON_FIRST_ATTEMPTS`] failures, then every [`SOON`] (0.25 s; both ±20 %
+//! jitter) up to [`SOON_ATTEMPTS`] failures (~8 s, what a peer needs to catch up), then the
 //! ordinary backoff takes over from its start, so a peer that is really down costs
 //! a bounded burst of cheap retries and then nothing more than any other failure.
 
@@ -51,12 +52,21 @@ const BASE: Duration = Duration::from_secs(1);
 const MAX: Duration = Duration::from_secs(300);
 /// Retry interval while waiting on a peer.
 pub const SOON: Duration = Duration::from_millis(250);
+/// Retry interval of the first [`SOON_FIRST_ATTEMPTS`] waits on a peer: a peer
+/// building its side is usually done within a second, and every 0.25 s cost up to a
+/// quarter of a second after it was.
+pub const SOON_FIRST: Duration = Duration::from_millis(100);
+/// Failures retried every [`SOON_FIRST`] before [`SOON`] applies.
+pub const SOON_FIRST_ATTEMPTS: u32 = 10;
 /// Failures retried every [`SOON`] before the ordinary backoff applies.
 pub const SOON_ATTEMPTS: u32 = 40;
 
 /// The delay after the `n`-th consecutive failure (`n` ≥ 1); `soon`: the failure is a
 /// wait on a peer; `r` in [0, 1) picks the jitter. Pure, for the tests.
 pub fn delay(n: u32, soon: bool, r: f64) -> Duration {
+    if soon && n <= SOON_FIRST_ATTEMPTS {
+        return SOON_FIRST.mul_f64(0.8 + 0.4 * r);
+    }
     if soon && n <= SOON_ATTEMPTS {
         return SOON.mul_f64(0.8 + 0.4 * r);
     }
@@ -171,8 +181,11 @@ mod tests {
     fn waits_on_a_peer_are_retried_soon_then_back_off() {
         // (failure n, soon, jitter r, expected delay in ms)
         let cases = [
-            (1, true, 0.0, 200),
-            (1, true, 0.5, 250),
+            (1, true, 0.0, 80),
+            (1, true, 0.5, 100),
+            (SOON_FIRST_ATTEMPTS, true, 0.999_999, 119),
+            (SOON_FIRST_ATTEMPTS + 1, true, 0.0, 200),
+            (SOON_FIRST_ATTEMPTS + 1, true, 0.5, 250),
             (SOON_ATTEMPTS, true, 0.999_999, 299),
             (SOON_ATTEMPTS + 1, true, 0.5, 1_000),
             (SOON_ATTEMPTS + 3, true, 0.5, 4_000),
@@ -208,7 +221,7 @@ mod tests {
         }
         assert_eq!(b.failures("k"), 3);
         let soon = b.next_delay_soon("k");
-        assert!(soon >= SOON.mul_f64(0.8) && soon < SOON.mul_f64(1.2), "{soon:?}");
+        assert!(soon >= SOON_FIRST.mul_f64(0.8) && soon < SOON_FIRST.mul_f64(1.2), "{soon:?}");
         b.reset("k");
         requeue_for(&b, "k", &E(true, false));
         assert_eq!(b.failures("k"), 1);

@@ -150,6 +150,7 @@ pub async fn apply_import(admin: &ConnParams, spec: &ImportSpec) -> Result<Vec<A
         // other's CREATE SUBSCRIPTION until statement_timeout (seen in the operator
         // benchmark as imports failing every retry).
         ensure_remote_slot(&remote, &sub).await?;
+        await_launcher_window(&client).await?;
         let make = |info: &str| {
             // copy_data = true: export rows not yet pruned when the target subscribes
             // are copied once, consistently with the new slot (no duplicates).
@@ -168,6 +169,48 @@ pub async fn apply_import(admin: &ConnParams, spec: &ImportSpec) -> Result<Vec<A
     }
     drop_removed(&mut ex, &remote, &names, spec, &sub).await?;
     Ok(actions)
+}
+
+/// The longest [`await_launcher_window`] waits; a longer window (e.g. the default
+/// `wal_retrieve_retry_interval` of 5 s) is not waited for: the subscription is
+/// created at once and its worker starts a full interval later, as without the wait.
+pub const LAUNCHER_WINDOW_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// On PostgreSQL 15, wait until the logical replication launcher may start a worker
+/// again before creating a subscription.
+///
+/// PostgreSQL 15's launcher starts apply workers at most once per
+/// `wal_retrieve_retry_interval` for the whole server, and when it is woken inside
+/// that interval (the commit of `CREATE SUBSCRIPTION` wakes it) it sleeps a *full*
+/// interval again. A subscription created 0.1–0.4 s after another worker of the same
+/// server started (in the seed topology: the import right after the region's own
+/// hop-1 subscription) therefore got its worker an interval after its own commit
+/// (measured: 0.53–0.56 s with 500 ms). Created when the interval since the last
+/// apply worker start (`pg_stat_activity.backend_start` of the running apply
+/// workers) has passed, the commit's wake-up starts it at once: the worker starts at
+/// the end of the window instead of an interval after the commit. PostgreSQL 16
+/// limits starts per subscription (a new one starts at once): no wait there.
+async fn await_launcher_window(client: &Client) -> Result<(), SqlError> {
+    let row = client
+        .query_opt(
+            "SELECT (SELECT extract(epoch FROM max(a.backend_start)
+                        + current_setting('wal_retrieve_retry_interval')::interval - clock_timestamp())::float8
+                     FROM pg_stat_subscription s JOIN pg_stat_activity a ON a.pid = s.pid WHERE s.relid IS NULL)
+             WHERE current_setting('server_version_num')::int < 160000",
+            &[],
+        )
+        .await
+        .map_err(SqlError::query("reading the replication launcher's start window"))?;
+    // No row (PostgreSQL 16 or later) or no running apply worker: nothing to wait for.
+    let remaining = row.and_then(|row| row.get::<_, Option<f64>>(0));
+    if let Some(seconds) = remaining.filter(|s| *s > 0.0) {
+        let wait = std::time::Duration::from_secs_f64(seconds);
+        if wait <= LAUNCHER_WINDOW_MAX {
+            tracing::debug!(wait_ms = wait.as_millis(), "waiting for the replication launcher's start window");
+            tokio::time::sleep(wait).await;
+        }
+    }
+    Ok(())
 }
 
 /// Create the logical slot `slot` (pgoutput) in the source boundary database unless
@@ -358,6 +401,39 @@ pub struct ImportStatus {
     pub slot_wal_status: Option<String>,
     /// What to do, when something is wrong.
     pub action: Option<String>,
+}
+
+/// Whether the apply worker of the import's subscription runs (`pg_stat_subscription`
+/// has its process; table synchronization workers do not count).
+const WORKER_RUNNING: &str = "SELECT 1 FROM pg_stat_subscription w JOIN pg_subscription s ON s.oid = w.subid
+     WHERE s.subname = $1 AND w.pid IS NOT NULL AND w.relid IS NULL";
+
+/// Wait, for at most `timeout`, until the apply worker of the import's subscription
+/// runs; `true` once it does. One local connection, polled every 20 ms.
+///
+/// Why wait here rather than report and look again later: a new subscription's
+/// worker is started by the server's logical replication launcher, typically within
+/// `wal_retrieve_retry_interval` of `CREATE SUBSCRIPTION` (PostgreSQL 15 rate-limits
+/// starts server-wide). A caller that re-runs the whole apply to notice it pays two
+/// logins per look and notices it up to a retry interval late; this notices it within
+/// 20 ms for the price of one catalog query per poll.
+pub async fn wait_for_worker(
+    admin: &ConnParams,
+    spec: &ImportSpec,
+    timeout: std::time::Duration,
+) -> Result<bool, SqlError> {
+    let sub = Names::new(&spec.replica).import_subscription(&spec.target_region);
+    let client = connect(admin).await?;
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if exists(&client, "apply worker", WORKER_RUNNING, &[&sub]).await? {
+            return Ok(true);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 /// Read the import's status: the local subscription, and (best effort, over the

@@ -11,6 +11,7 @@
 //! drop, and a replica has no `Audit`/`Enforce` switch that would authorize it.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
@@ -18,7 +19,9 @@ use regionstack_api::SecretReference;
 use regionstack_sql::telemetry::Action;
 use regionstack_sql::telemetry::audit::{self, Finding};
 use regionstack_sql::telemetry::export::{ExportSpec, apply_export};
-use regionstack_sql::telemetry::import::{ImportSpec, ImportStatus, apply_import, import_status, source_pending};
+use regionstack_sql::telemetry::import::{
+    ImportHealth, ImportSpec, ImportStatus, apply_import, import_status, source_pending, wait_for_worker,
+};
 use regionstack_sql::telemetry::prune::{PruneOutcome, prune_confirmed};
 use regionstack_sql::{ConnParams, Password, SqlError};
 
@@ -125,11 +128,26 @@ pub struct SourceReport {
 }
 
 /// Make the export conform, audit it and prune rows every permitted target confirmed.
-pub async fn source(admin: &ConnParams, spec: &ExportSpec, targets: &[String]) -> Result<SourceReport, ApplyError> {
-    let before = audit::audit_source(admin, spec).await?;
+///
+/// `built_before`: this object had recorded a footprint before this reconcile, so
+/// there may be an export of its own to repair, and the audit runs before and after
+/// the apply (module documentation). A first build has nothing of its own to repair:
+/// it audits once, after the apply, so the login and export tables the target
+/// regions wait for exist three logins sooner.
+pub async fn source(
+    admin: &ConnParams,
+    spec: &ExportSpec,
+    targets: &[String],
+    built_before: bool,
+) -> Result<SourceReport, ApplyError> {
+    let before = if built_before { Some(audit::audit_source(admin, spec).await?) } else { None };
     let actions = apply_export(admin, spec).await?;
-    let after = if before.is_empty() { before.clone() } else { audit::audit_source(admin, spec).await? };
-    let repaired = before.into_iter().filter(|f| !after.iter().any(|a| a.object == f.object)).collect();
+    let after = match &before {
+        Some(before) if before.is_empty() => Vec::new(),
+        _ => audit::audit_source(admin, spec).await?,
+    };
+    let repaired =
+        before.unwrap_or_default().into_iter().filter(|f| !after.iter().any(|a| a.object == f.object)).collect();
     let drift = audit::check_source_schema(admin, spec).await?;
     let prune = prune_confirmed(admin, spec, targets).await?;
     Ok(SourceReport { actions, repaired, findings: after, drift, prune })
@@ -144,12 +162,32 @@ pub struct TargetReport {
     pub import: ImportStatus,
 }
 
+/// How long a reconcile that has just built an import waits for its apply worker
+/// (see [`target`]).
+pub const WORKER_WAIT: Duration = Duration::from_secs(2);
+
 /// Make the import conform and read its health.
+///
+/// When this apply built something and the subscription's apply worker is not
+/// running yet (a new subscription: the server's launcher starts it, on PostgreSQL 15
+/// within `wal_retrieve_retry_interval`), wait for it for up to [`WORKER_WAIT`],
+/// polling one catalog view, before reading the health the status reports: the
+/// import is reported `Ready` as soon as its worker runs instead of at the next
+/// retry, and the retry (two logins and the whole apply again) is saved. A worker
+/// that takes longer is reported `Provisioning` and looked at again soon, as before.
 pub async fn target(admin: &ConnParams, spec: &ImportSpec) -> Result<TargetReport, ApplyError> {
     let actions = apply_import(admin, spec)
         .await
         .map_err(|e| if source_pending(&e, spec) { ApplyError::SourcePending(e) } else { ApplyError::Database(e) })?;
-    let import = import_status(admin, spec).await?;
+    let mut import = import_status(admin, spec).await?;
+    if !actions.is_empty() && import.health == ImportHealth::WorkerDown {
+        let started = std::time::Instant::now();
+        let running = wait_for_worker(admin, spec, WORKER_WAIT).await?;
+        tracing::debug!(running, waited_ms = started.elapsed().as_millis(), "waited for the new apply worker");
+        if running {
+            import = import_status(admin, spec).await?;
+        }
+    }
     Ok(TargetReport { actions, import })
 }
 

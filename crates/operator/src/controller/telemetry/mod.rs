@@ -20,8 +20,9 @@
 //! repair, pruning, lag); refusals and foreign replicas wait for a change (a Region's
 //! change re-queues its replicas); failures back off with jitter (`error_policy`),
 //! except waits on the source region and on a starting apply worker, which are
-//! retried every 0.25 s for a bounded while (`controller::error`, "waiting on a
-//! peer"). A
+//! retried soon (0.1 s, then 0.25 s) for a bounded while (`controller::error`,
+//! "waiting on a peer"); the reconcile that creates an import first waits up to
+//! `apply::WORKER_WAIT` for its apply worker itself. A
 //! lost slot or a disabled subscription is reported (`SlotLost`,
 //! `SubscriptionDisabled`) and revisited at the resync interval, not retried in a
 //! loop: no retry can bring back WAL that is gone.
@@ -293,8 +294,9 @@ async fn serve_source(
     let creds = apply::credentials(ctx, &ns, &obj.spec.replication_credentials.name).await?;
     let spec = build::export_spec(obj, &creds);
     let footprint = Footprint::source(&spec, targets);
+    let built_before = Footprint::recorded(obj).is_some();
     let current = record_footprint(ctx, obj, &footprint).await?;
-    let report = apply::source(&admin, &spec, targets).await?;
+    let report = apply::source(&admin, &spec, targets, built_before).await?;
     let databases = [admin.with_dbname(&spec.source_database), admin.with_dbname(BOUNDARY_DB)];
     let object = ObjectRef::from_obj(obj);
     ctx.exports.watch(&object, &databases, &ctx.triggers.telemetry, ctx.config.drift_poll);

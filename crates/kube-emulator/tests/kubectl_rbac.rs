@@ -15,13 +15,7 @@ async fn a_service_account_kubeconfig_is_allowed_what_its_role_grants() {
     let bin = find_kubectl();
     let emulator = KubeEmulator::start_with(Config::with_rbac(), 0).await.expect("the emulator starts");
     let dir = tempfile::tempdir().unwrap();
-    let kubectl = |name: &str, token: &str| {
-        let kubeconfig = dir.path().join(name);
-        emulator.write_kubeconfig_for(&kubeconfig, token).unwrap();
-        let scratch = dir.path().join(format!("{name}-manifests"));
-        std::fs::create_dir_all(&scratch).unwrap();
-        Kubectl { bin: bin.clone(), kubeconfig, cache_dir: dir.path().join(format!("{name}-cache")), scratch }
-    };
+    let kubectl = |name: &str, token: &str| Kubectl::for_token(&bin, &emulator, dir.path(), name, token);
     let admin = kubectl("admin", emulator.admin_token());
     let app = kubectl("app", &emulator.issue_token("team", "app"));
     let intruder = kubectl("intruder", "not-a-token");

@@ -122,6 +122,16 @@ pub struct Kubectl {
 }
 
 impl Kubectl {
+    /// kubectl acting with `token` on `emulator` (an RBAC emulator's identities):
+    /// kubeconfig, cache and scratch directory named `name` under `dir`.
+    pub fn for_token(bin: &Path, emulator: &KubeEmulator, dir: &Path, name: &str, token: &str) -> Self {
+        let kubeconfig = dir.join(name);
+        emulator.write_kubeconfig_for(&kubeconfig, token).unwrap();
+        let scratch = dir.join(format!("{name}-manifests"));
+        std::fs::create_dir_all(&scratch).unwrap();
+        Kubectl { bin: bin.to_owned(), kubeconfig, cache_dir: dir.join(format!("{name}-cache")), scratch }
+    }
+
     /// Runs `kubectl <args>` to completion (or the deadline) and captures its output.
     pub fn run(&self, args: &[&str]) -> Run {
         let mut child = Command::new(&self.bin)

@@ -9,7 +9,7 @@ mod telemetry_support;
 use std::time::{Duration, Instant};
 
 use regionstack_sql::ConnParams;
-use regionstack_sql::session::{scope, scope_logins, session};
+use regionstack_sql::session::{evict_database, scope, scope_logins, session};
 use regionstack_sql::telemetry::BOUNDARY_DB;
 use regionstack_sql::telemetry::audit::{audit_source, check_source_schema};
 use regionstack_sql::telemetry::export::{ExportSpec, apply_export, drop_boundary, teardown_export};
@@ -162,6 +162,37 @@ async fn drop_database_force_inside_a_scope() {
         apply_export(&adm, &spec).await.unwrap();
         audit_source(&adm, &spec).await.unwrap();
         teardown_export(&adm, &spec).await.unwrap();
+    })
+    .await;
+    tokio::task::block_in_place(|| settled_sessions(&s));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn evicted_sessions_are_not_reused() {
+    let s = tokio::task::spawn_blocking(server).await.unwrap();
+    let app = admin(&s, "app");
+    scope(async {
+        let first = session(&app).await.unwrap();
+        let pid = backend(&first).await;
+        drop(first);
+        // Idle when evicted.
+        evict_database(&app);
+        let second = session(&app).await.unwrap();
+        let pid2 = backend(&second).await;
+        assert_ne!(pid2, pid);
+        // Checked out when evicted: not taken back.
+        evict_database(&app);
+        drop(second);
+        let third = session(&app).await.unwrap();
+        assert_ne!(backend(&third).await, pid2);
+        // Another database is not affected.
+        let other = admin(&s, "observer");
+        let o = session(&other).await.unwrap();
+        let opid = backend(&o).await;
+        drop(o);
+        evict_database(&app);
+        assert_eq!(backend(&session(&other).await.unwrap()).await, opid);
+        assert_eq!(scope_logins(), Some(4));
     })
     .await;
     tokio::task::block_in_place(|| settled_sessions(&s));

@@ -8,12 +8,14 @@
 //! - [`error`]: the error type and its bounded categories.
 //! - [`telemetry`]: the anonymized boundary export (source region) and the import
 //!   (target region).
+//! - [`session`]: reconcile-scoped reuse of sessions ([`session::scope`]).
 //! - [`pii`]: PII database guardrails, audit, repair and drift notifications.
 
 pub mod conn;
 pub mod error;
 pub mod ident;
 pub mod pii;
+pub mod session;
 pub mod telemetry;
 
 pub use conn::{ConnParams, Password, SslMode, connect};

@@ -9,8 +9,9 @@ use tokio_postgres::Client;
 
 use super::export::ExportSpec;
 use super::{BOUNDARY_DB, IMPORT_SCHEMA, MARK, Names, boundary, exists, hop1};
-use crate::conn::{ConnParams, connect};
+use crate::conn::ConnParams;
 use crate::error::SqlError;
+use crate::session::session;
 
 /// One violation or drift found on the source side, for `status.violations[]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,11 +78,11 @@ pub async fn publication_fingerprint(client: &Client) -> Result<String, SqlError
 pub async fn audit_source(admin: &ConnParams, spec: &ExportSpec) -> Result<Vec<Finding>, SqlError> {
     let names = Names::new(&spec.replica);
     let mut findings = Vec::new();
-    let source = connect(&admin.with_dbname(&spec.source_database)).await?;
+    let source = session(&admin.with_dbname(&spec.source_database)).await?;
     source_publications(&source, spec, &names, &mut findings).await?;
-    let admin_client = connect(admin).await?;
+    let admin_client = session(admin).await?;
     if exists(&admin_client, "db", "SELECT 1 FROM pg_database WHERE datname = $1", &[BOUNDARY_DB]).await? {
-        let b = connect(&admin.with_dbname(BOUNDARY_DB)).await?;
+        let b = session(&admin.with_dbname(BOUNDARY_DB)).await?;
         boundary_publications(&b, spec, &names, &mut findings).await?;
     }
     hba(&admin_client, &spec.login, &mut findings).await?;
@@ -230,10 +231,10 @@ async fn hba(c: &Client, login: &str, findings: &mut Vec<Finding>) -> Result<(),
 ///
 /// All are `UnclassifiedColumn`.
 pub async fn check_source_schema(admin: &ConnParams, spec: &ExportSpec) -> Result<Vec<Finding>, SqlError> {
-    let source = connect(&admin.with_dbname(&spec.source_database)).await?;
-    let admin_client = connect(admin).await?;
+    let source = session(&admin.with_dbname(&spec.source_database)).await?;
+    let admin_client = session(admin).await?;
     let b = if exists(&admin_client, "db", "SELECT 1 FROM pg_database WHERE datname = $1", &[BOUNDARY_DB]).await? {
-        Some(connect(&admin.with_dbname(BOUNDARY_DB)).await?)
+        Some(session(&admin.with_dbname(BOUNDARY_DB)).await?)
     } else {
         None
     };
@@ -289,9 +290,9 @@ pub(crate) async fn refuse_unknown_columns(
     source: &Client,
     spec: &ExportSpec,
 ) -> Result<(), SqlError> {
-    let admin_client = connect(admin).await?;
+    let admin_client = session(admin).await?;
     let b = if exists(&admin_client, "db", "SELECT 1 FROM pg_database WHERE datname = $1", &[BOUNDARY_DB]).await? {
-        Some(connect(&admin.with_dbname(BOUNDARY_DB)).await?)
+        Some(session(&admin.with_dbname(BOUNDARY_DB)).await?)
     } else {
         None
     };

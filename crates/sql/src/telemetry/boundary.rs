@@ -6,14 +6,15 @@ use tokio_postgres::Client;
 
 use super::transforms::{KEY_VAR, RenderedColumn, SourceColumn};
 use super::{Exec, IMPORT_SCHEMA, Names, comment, exists};
-use crate::conn::{ConnParams, connect};
+use crate::conn::ConnParams;
 use crate::error::SqlError;
 use crate::ident::{quote_ident, quote_literal};
+use crate::session::session;
 
 /// Create the boundary database if missing (`CREATE DATABASE` cannot run in a
 /// transaction, so `pg_database` is checked first). `admin` may name any database.
 pub async fn ensure_database(admin: &ConnParams, db: &str, actions: &mut Vec<super::Action>) -> Result<(), SqlError> {
-    let client = connect(admin).await?;
+    let client = session(admin).await?;
     if !exists(&client, "database", "SELECT 1 FROM pg_database WHERE datname = $1", &[db]).await? {
         let mut ex = Exec { client: &client, database: admin.dbname.clone(), actions };
         ex.run(&format!("create database {db}"), &format!("CREATE DATABASE {}", quote_ident(db))).await?;

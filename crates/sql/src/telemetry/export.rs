@@ -10,9 +10,10 @@ use tokio_postgres::Client;
 use super::boundary::{self, StagePlan};
 use super::transforms::render;
 use super::{Action, BOUNDARY_DB, Exec, IMPORT_SCHEMA, Names, exists};
-use crate::conn::{ConnParams, Password, connect};
+use crate::conn::{ConnParams, Password};
 use crate::error::SqlError;
 use crate::ident::{checked, quote_ident, quote_literal};
+use crate::session::session;
 
 /// Desired state of one replica's export in the source region.
 #[derive(Clone, Debug)]
@@ -103,14 +104,14 @@ pub async fn apply_export(admin: &ConnParams, spec: &ExportSpec) -> Result<Vec<A
     let names = Names::new(&spec.replica);
     checked("role", &spec.login)?;
     let src_params = admin.with_dbname(&spec.source_database);
-    let source = connect(&src_params).await?;
+    let source = session(&src_params).await?;
     // As hop 1 publishes them: hand-off tables in place of their source tables.
     let (handoffs, plans) = super::handoff::hop1_plans(&source, spec).await?;
     super::audit::refuse_unknown_columns(admin, &source, spec).await?;
     let mut actions = Vec::new();
     boundary::ensure_database(admin, BOUNDARY_DB, &mut actions).await?;
     let bparams = admin.with_dbname(BOUNDARY_DB);
-    let bclient = connect(&bparams).await?;
+    let bclient = session(&bparams).await?;
     let mut b = Exec { client: &bclient, database: BOUNDARY_DB.to_owned(), actions: &mut actions };
     boundary::ensure_shared(&mut b).await?;
     // Tables removed from the spec: dropped once hop 1 no longer publishes them.
@@ -277,7 +278,7 @@ async fn removed_tables(b: &Client, names: &Names, spec: &ExportSpec) -> Result<
 /// action); an equivalent `pg_hba.conf` reject rule is the alternative where the
 /// platform manages pg_hba.
 async fn lock_down_login(admin: &ConnParams, login: &str, actions: &mut Vec<Action>) -> Result<(), SqlError> {
-    let client = connect(admin).await?;
+    let client = session(admin).await?;
     let rows = client
         .query(
             "SELECT datname::text FROM pg_database WHERE datallowconn AND datname <> $2
@@ -321,11 +322,11 @@ pub async fn teardown_export(admin: &ConnParams, spec: &ExportSpec) -> Result<Ve
     let names = Names::new(&spec.replica);
     let hop1 = names.hop1();
     let mut actions = Vec::new();
-    let admin_client = connect(admin).await?;
+    let admin_client = session(admin).await?;
     let has_boundary =
         exists(&admin_client, "db", "SELECT 1 FROM pg_database WHERE datname = $1", &[BOUNDARY_DB]).await?;
     if has_boundary {
-        let bclient = connect(&admin.with_dbname(BOUNDARY_DB)).await?;
+        let bclient = session(&admin.with_dbname(BOUNDARY_DB)).await?;
         let mut b = Exec { client: &bclient, database: BOUNDARY_DB.to_owned(), actions: &mut actions };
         if exists(&bclient, "subscription", "SELECT 1 FROM pg_subscription WHERE subname = $1", &[&hop1]).await? {
             b.run("drop hop-1 subscription", &format!("DROP SUBSCRIPTION {}", quote_ident(&hop1))).await?;
@@ -346,7 +347,7 @@ pub async fn teardown_export(admin: &ConnParams, spec: &ExportSpec) -> Result<Ve
             b.run("drop replication login", &format!("DROP OWNED BY {l}; DROP ROLE {l}")).await?;
         }
     }
-    let source = connect(&admin.with_dbname(&spec.source_database)).await?;
+    let source = session(&admin.with_dbname(&spec.source_database)).await?;
     let mut s = Exec { client: &source, database: spec.source_database.clone(), actions: &mut actions };
     if exists(&source, "publication", "SELECT 1 FROM pg_publication WHERE pubname = $1", &[&hop1]).await? {
         s.run("drop hop-1 publication", &format!("DROP PUBLICATION {}", quote_ident(&hop1))).await?;
@@ -366,16 +367,18 @@ pub async fn teardown_export(admin: &ConnParams, spec: &ExportSpec) -> Result<Ve
 /// carries a replica mark). Returns the actions executed.
 pub async fn drop_boundary(admin: &ConnParams) -> Result<Vec<Action>, SqlError> {
     let mut actions = Vec::new();
-    let client = connect(admin).await?;
+    let client = session(admin).await?;
     if !exists(&client, "db", "SELECT 1 FROM pg_database WHERE datname = $1", &[BOUNDARY_DB]).await? {
         return Ok(actions);
     }
-    let b = connect(&admin.with_dbname(BOUNDARY_DB)).await?;
+    let b = session(&admin.with_dbname(BOUNDARY_DB)).await?;
     let used = "SELECT 1 FROM pg_class c WHERE obj_description(c.oid, 'pg_class') LIKE 'regionstack:%' UNION ALL SELECT 1 FROM pg_subscription";
     if exists(&b, "replicas", used, &[]).await? {
         return Err(SqlError::Invalid(format!("{BOUNDARY_DB} is still used by a replica")));
     }
     drop(b);
+    // FORCE terminates the scope's cached sessions to it: forget them first.
+    crate::session::evict_database(&admin.with_dbname(BOUNDARY_DB));
     let mut ex = Exec { client: &client, database: admin.dbname.clone(), actions: &mut actions };
     ex.run("drop boundary database", &format!("DROP DATABASE {} WITH (FORCE)", quote_ident(BOUNDARY_DB))).await?;
     Ok(actions)
@@ -394,11 +397,11 @@ pub async fn drop_target_slots(
 ) -> Result<Vec<Action>, SqlError> {
     let names = Names::new(replica);
     let mut actions = Vec::new();
-    let admin_client = connect(admin).await?;
+    let admin_client = session(admin).await?;
     if !exists(&admin_client, "db", "SELECT 1 FROM pg_database WHERE datname = $1", &[BOUNDARY_DB]).await? {
         return Ok(actions);
     }
-    let b = connect(&admin.with_dbname(BOUNDARY_DB)).await?;
+    let b = session(&admin.with_dbname(BOUNDARY_DB)).await?;
     let mut ex = Exec { client: &b, database: BOUNDARY_DB.to_owned(), actions: &mut actions };
     for region in target_regions {
         let slot = names.import_subscription(region);

@@ -7,9 +7,10 @@ use std::collections::BTreeSet;
 use tokio_postgres::Client;
 
 use super::{Action, Exec, IMPORT_SCHEMA, Names, comment, exists};
-use crate::conn::{ConnParams, Password, connect};
+use crate::conn::{ConnParams, Password};
 use crate::error::SqlError;
 use crate::ident::{checked, quote_ident, quote_literal};
+use crate::session::session;
 
 /// Desired state of one replica's import in a target region.
 #[derive(Clone, Debug)]
@@ -82,8 +83,8 @@ pub async fn apply_import(admin: &ConnParams, spec: &ImportSpec) -> Result<Vec<A
     if spec.destination.is_some() && spec.tables.len() != 1 {
         return Err(SqlError::Invalid("a destination table needs a replica with exactly one table".into()));
     }
-    let remote = connect(&spec.source).await?;
-    let client = connect(admin).await?;
+    let remote = session(&spec.source).await?;
+    let client = session(admin).await?;
     let mut actions = Vec::new();
     let mut ex = Exec { client: &client, database: admin.dbname.clone(), actions: &mut actions };
     if !exists(&client, "schema", "SELECT 1 FROM pg_namespace WHERE nspname = $1", &[IMPORT_SCHEMA]).await? {
@@ -332,7 +333,7 @@ async fn ensure_route(
 /// Destination tables and their rows stay.
 pub async fn teardown_import(admin: &ConnParams, spec: &ImportSpec) -> Result<Vec<Action>, SqlError> {
     let names = Names::new(&spec.replica);
-    let client = connect(admin).await?;
+    let client = session(admin).await?;
     let mut actions = Vec::new();
     let mut ex = Exec { client: &client, database: admin.dbname.clone(), actions: &mut actions };
     let sub = names.import_subscription(&spec.target_region);
@@ -423,7 +424,7 @@ pub async fn wait_for_worker(
     timeout: std::time::Duration,
 ) -> Result<bool, SqlError> {
     let sub = Names::new(&spec.replica).import_subscription(&spec.target_region);
-    let client = connect(admin).await?;
+    let client = session(admin).await?;
     let deadline = std::time::Instant::now() + timeout;
     loop {
         if exists(&client, "apply worker", WORKER_RUNNING, &[&sub]).await? {
@@ -441,7 +442,7 @@ pub async fn wait_for_worker(
 pub async fn import_status(admin: &ConnParams, spec: &ImportSpec) -> Result<ImportStatus, SqlError> {
     let names = Names::new(&spec.replica);
     let sub = names.import_subscription(&spec.target_region);
-    let client = connect(admin).await?;
+    let client = session(admin).await?;
     let row = client
         .query_opt(
             "SELECT s.subenabled, EXISTS (SELECT 1 FROM pg_stat_subscription w WHERE w.subid = s.oid AND w.pid IS NOT NULL AND w.relid IS NULL),
@@ -464,7 +465,7 @@ pub async fn import_status(admin: &ConnParams, spec: &ImportSpec) -> Result<Impo
     };
     let (enabled, running, error_count): (bool, bool, i64) = (row.get(0), row.get(1), row.get(2));
     let (mut lag_bytes, mut slot_wal_status) = (None, None);
-    if let Ok(remote) = connect(&spec.source).await
+    if let Ok(remote) = session(&spec.source).await
         && let Ok(Some(r)) = remote
             .query_opt(
                 "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint, wal_status FROM pg_replication_slots WHERE slot_name = $1",

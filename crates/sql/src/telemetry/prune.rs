@@ -19,9 +19,10 @@ use tokio_postgres::IsolationLevel;
 
 use super::export::ExportSpec;
 use super::{BOUNDARY_DB, IMPORT_SCHEMA, Names};
-use crate::conn::{ConnParams, connect};
+use crate::conn::ConnParams;
 use crate::error::SqlError;
 use crate::ident::quote_ident;
+use crate::session::session;
 
 /// What [`prune_confirmed`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,7 +62,7 @@ pub async fn prune_confirmed(
     }
     let names = Names::new(&spec.replica);
     let slots: Vec<String> = target_regions.iter().map(|r| names.import_subscription(r)).collect();
-    let mut client = connect(&admin.with_dbname(BOUNDARY_DB)).await?;
+    let mut client = session(&admin.with_dbname(BOUNDARY_DB)).await?;
     let err = || SqlError::query("pruning export rows");
     let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).start().await.map_err(err())?;
     let lsn: String = tx.query_one("SELECT pg_current_wal_insert_lsn()::text", &[]).await.map_err(err())?.get(0);

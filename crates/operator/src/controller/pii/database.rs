@@ -105,7 +105,7 @@ pub(super) fn endpoint(target: &Target) -> String {
 /// `fresh`: missing guardrails are a first installation (the object has not been
 /// Ready at its current generation), not drift.
 pub(super) async fn converge(target: &Target, region: &str, mode: Enforcement, fresh: bool) -> Result<Audited, Error> {
-    let client = regionstack_sql::connect(&target.params).await?;
+    let client = regionstack_sql::session::session(&target.params).await?;
     let ctx = PiiContext {
         database: target.params.dbname.clone(),
         region: region.to_owned(),

@@ -104,10 +104,10 @@ pub(super) async fn cleanup(api: &Api<PiiDatabase>, obj: &PiiDatabase, ctx: &Con
         Err(e) => return Err(e.into()),
     };
     let pctx = PiiContext::new(&params.dbname, &obj.spec.region);
-    let result = async {
-        let client = regionstack_sql::connect(&params).await?;
+    let result = regionstack_sql::session::scope(async {
+        let client = regionstack_sql::session::session(&params).await?;
         regionstack_sql::pii::remove_guardrails(&client, &pctx).await
-    }
+    })
     .await;
     match result {
         Ok(actions) => {

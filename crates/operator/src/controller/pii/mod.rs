@@ -202,7 +202,10 @@ async fn pipeline(obj: &PiiDatabase, ctx: &Context) -> Result<Done, Error> {
     // alone can be stale: a reconcile requested by a drift check may start before the
     // watch has delivered the previous pass's Ready status.)
     let fresh = !was_ready && !ctx.pii.is_listening(&uid);
-    let audited = database::converge(&target, &obj.spec.region, obj.spec.enforcement, fresh).await;
+    // A reconcile-scoped session (one login today; later calls would share it).
+    let audited =
+        regionstack_sql::session::scope(database::converge(&target, &obj.spec.region, obj.spec.enforcement, fresh))
+            .await;
     let audited = match audited {
         Ok(a) => a,
         Err(e) => return Err(fail(&api, obj, ctx, e.into()).await),

@@ -100,6 +100,11 @@ pub enum Teardown {
 /// Target side: the import (`teardown_import`): subscription, import tables, routing
 /// functions; destination tables and their rows stay.
 pub async fn teardown(ctx: &Context, obj: &TelemetryReplica, footprint: &Footprint) -> Result<Teardown, ApplyError> {
+    // One session cache for the whole teardown (see `regionstack_sql::session`).
+    regionstack_sql::session::scope(Box::pin(teardown_scoped(ctx, obj, footprint))).await
+}
+
+async fn teardown_scoped(ctx: &Context, obj: &TelemetryReplica, footprint: &Footprint) -> Result<Teardown, ApplyError> {
     let own = &ctx.config.region;
     let Some(region) = ctx.region(own) else {
         return Ok(Teardown::Unreachable(format!("region {own:?} is gone")));

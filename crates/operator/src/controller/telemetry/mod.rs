@@ -51,6 +51,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use regionstack_api::TelemetryReplica;
 use regionstack_api::condition::{ConditionStatus, find_condition};
+use regionstack_sql::session;
 use regionstack_sql::telemetry::BOUNDARY_DB;
 use regionstack_sql::telemetry::import::ImportHealth;
 use tracing::Instrument;
@@ -144,11 +145,11 @@ async fn run(obj: &TelemetryReplica, ctx: &Context) -> Result<Action, Error> {
     }
     match &v.decision {
         Decision::NotInvolved | Decision::Refused { .. } => stand_down(obj, ctx, &v).await,
-        Decision::Export { targets } => match serve_source(obj, ctx, targets).await {
+        Decision::Export { targets } => match session::scope(Box::pin(serve_source(obj, ctx, targets))).await {
             Ok((current, report)) => source_done(&current, ctx, &v, &report).await,
             Err(e) => fail(obj, ctx, &v, e).await,
         },
-        Decision::Import => match serve_target(obj, ctx).await {
+        Decision::Import => match session::scope(Box::pin(serve_target(obj, ctx))).await {
             Ok((current, report)) => target_done(&current, ctx, &v, &report).await,
             Err(e) => fail(obj, ctx, &v, e).await,
         },

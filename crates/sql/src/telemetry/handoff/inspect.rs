@@ -5,9 +5,10 @@
 use tokio_postgres::Client;
 
 use super::{HANDOFF_SCHEMA, HandoffPlan, function_body, plan_handoffs};
-use crate::conn::{ConnParams, connect};
+use crate::conn::ConnParams;
 use crate::error::SqlError;
 use crate::ident::{checked, quote_ident};
+use crate::session::session;
 use crate::telemetry::export::{ExportSpec, plan_tables};
 use crate::telemetry::{IMPORT_SCHEMA, Names, exists};
 
@@ -155,7 +156,7 @@ pub struct HandoffFinding {
 /// whose mode resolves to a direct publication has no findings here.
 pub async fn audit_handoff(admin: &ConnParams, spec: &ExportSpec) -> Result<Vec<HandoffFinding>, SqlError> {
     let names = Names::new(&spec.replica);
-    let source = connect(&admin.with_dbname(&spec.source_database)).await?;
+    let source = session(&admin.with_dbname(&spec.source_database)).await?;
     let plans = plan_tables(&source, spec).await?;
     let mut out = Vec::new();
     for h in plan_handoffs(&source, &names, spec.handoff, &plans).await? {

@@ -1,9 +1,10 @@
 //! Removal and pruning of hand-off objects (source and boundary databases).
 
 use super::{HANDOFF_SCHEMA, HandoffPlan, LOCK_TIMEOUT, inspect};
-use crate::conn::{ConnParams, connect};
+use crate::conn::ConnParams;
 use crate::error::SqlError;
 use crate::ident::{checked, quote_ident};
+use crate::session::session;
 use crate::telemetry::export::ExportSpec;
 use crate::telemetry::{Exec, MARK, Names, exists};
 
@@ -69,7 +70,7 @@ pub(crate) async fn drop_source(ex: &mut Exec<'_>, names: &Names, schema: &str, 
 /// reads them from there, and deletes are not published. Returns rows deleted.
 pub async fn prune_handoff(admin: &ConnParams, spec: &ExportSpec) -> Result<u64, SqlError> {
     let names = Names::new(&spec.replica);
-    let client = connect(&admin.with_dbname(&spec.source_database)).await?;
+    let client = session(&admin.with_dbname(&spec.source_database)).await?;
     let mut n = 0;
     for t in &spec.tables {
         checked("schema", &t.schema)?;

@@ -9,6 +9,7 @@ mod telemetry_support;
 use std::time::{Duration, Instant};
 
 use regionstack_sql::ConnParams;
+use regionstack_sql::ident::quote_literal;
 use regionstack_sql::session::{evict_database, scope, scope_logins, session};
 use regionstack_sql::telemetry::BOUNDARY_DB;
 use regionstack_sql::telemetry::audit::{audit_source, check_source_schema};
@@ -29,7 +30,8 @@ fn live(s: &PgServer) -> u64 {
 /// included: the hop-1 subscription may reconnect, so only compared, never exact).
 fn sessions(s: &PgServer) -> u64 {
     let sql = format!(
-        "SELECT coalesce(sum(sessions), 0) FROM pg_stat_database WHERE datname IN ('app', 'postgres', '{BOUNDARY_DB}')"
+        "SELECT coalesce(sum(sessions), 0) FROM pg_stat_database WHERE datname IN ('app', 'postgres', {})",
+        quote_literal(BOUNDARY_DB)
     );
     q(s, "observer", &sql).parse().unwrap()
 }
@@ -155,7 +157,11 @@ async fn drop_database_force_inside_a_scope() {
         // Terminates the scope's cached session to the boundary database.
         drop_boundary(&adm).await.unwrap();
         assert_eq!(
-            q(&s, "observer", &format!("SELECT count(*) FROM pg_database WHERE datname = '{BOUNDARY_DB}'")),
+            q(
+                &s,
+                "observer",
+                &format!("SELECT count(*) FROM pg_database WHERE datname = {}", quote_literal(BOUNDARY_DB))
+            ),
             "0"
         );
         // The next calls need a new boundary session (the database is created again).

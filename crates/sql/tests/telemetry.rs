@@ -5,7 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use regionstack_api::telemetry::TableExport;
+use regionstack_api::fixtures::device_telemetry_table;
+use regionstack_api::telemetry::{TableExport, TimeUnit};
 use regionstack_sql::telemetry::export::{ExportSpec, apply_export, drop_boundary, teardown_export};
 use regionstack_sql::telemetry::import::{
     ImportHealth, ImportSpec, apply_import, import_status, teardown_import, wait_for_worker,
@@ -27,23 +28,14 @@ fn admin(s: &PgServer, db: &str) -> ConnParams {
     ConnParams::new(s.host(), s.port(), s.superuser(), Password::new(s.password()), db, SslMode::Disable)
 }
 
+/// The seed topology's device table, as the test's source table has it: time cut to
+/// the minute, no `battery` column, and a row filter.
 fn table() -> TableExport {
-    serde_json::from_value(serde_json::json!({
-        "schema": "public", "name": "device_metrics",
-        "rowFilter": "firmware NOT LIKE 'dev-%' AND temperature BETWEEN -40 AND 125",
-        "columns": [
-            {"name": "ts", "class": "quasi", "transform": "truncateTime", "unit": "minute"},
-            {"name": "device_id", "class": "identifier", "transform": "hash"},
-            {"name": "user_id", "class": "identifier", "transform": "hash"},
-            {"name": "email", "class": "identifier", "transform": "drop"},
-            {"name": "client_ip", "class": "quasi", "transform": "ipPrefix", "ipv4Bits": 24, "ipv6Bits": 48},
-            {"name": "latitude", "class": "quasi", "transform": "round", "digits": 1},
-            {"name": "longitude", "class": "quasi", "transform": "round", "digits": 1},
-            {"name": "firmware", "class": "none", "transform": "keep"},
-            {"name": "temperature", "class": "none", "transform": "keep"}
-        ]
-    }))
-    .unwrap()
+    device_telemetry_table()
+        .edit_column("ts", |c| c.truncate_time(TimeUnit::Minute))
+        .without_column("battery")
+        .row_filter("firmware NOT LIKE 'dev-%' AND temperature BETWEEN -40 AND 125")
+        .build()
 }
 
 fn insert_rows(a: &PgServer, tag: &str) {

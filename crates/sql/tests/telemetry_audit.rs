@@ -6,6 +6,7 @@
 mod telemetry_support;
 
 use regionstack_api::reason::ReasonCode;
+use regionstack_sql::ident::quote_ident;
 use regionstack_sql::telemetry::audit::{Finding, audit_source};
 use regionstack_sql::telemetry::export::{apply_export, teardown_export};
 use regionstack_sql::telemetry::{BOUNDARY_DB, Names};
@@ -159,6 +160,6 @@ async fn publication_fingerprint_moves_only_when_publications_change() {
     let with_other = publication_fingerprint(&source).await.unwrap();
     assert_ne!(with_other, base);
     let hop1 = Names::new(&spec.replica).hop1();
-    q(&a, "app", &format!("ALTER PUBLICATION \"{hop1}\" SET (publish = 'insert, update, delete')"));
+    q(&a, "app", &format!("ALTER PUBLICATION {} SET (publish = 'insert, update, delete')", quote_ident(&hop1)));
     assert_ne!(publication_fingerprint(&source).await.unwrap(), with_other);
 }

@@ -38,7 +38,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use regionstack_api::telemetry::TableExport;
+use regionstack_api::fixtures::{device_telemetry_table, measurement};
+use regionstack_api::telemetry::{TableExport, TimeUnit};
+use regionstack_sql::ident::quote_literal;
 use regionstack_sql::pii::{self, PiiContext};
 use regionstack_sql::telemetry::export::{ExportSpec, apply_export, teardown_export};
 use regionstack_sql::telemetry::import::{ImportSpec, apply_import};
@@ -243,7 +245,8 @@ fn e2e_run(rt: &Runtime, path: Path, rows: &Arc<Vec<Row>>) -> (f64, f64) {
         insert_marker(&marker).await;
         let seen = wait_markers(&dst, target, 2).await;
         let cpu = cpu::spent(&before, &cpu::snapshot(&marker, &dst).await);
-        let n = scalar(&dst, &format!("SELECT count(*) FROM {target} WHERE firmware <> '{MARKER}'")).await;
+        let n =
+            scalar(&dst, &format!("SELECT count(*) FROM {target} WHERE firmware <> {}", quote_literal(MARKER))).await;
         (rate(rows.len(), end - start), seen - start, n, cpu)
     });
     assert_eq!(at_target, i64::try_from(rows.len()).expect("fits"), "{}: rows missing at the target", path.label());

@@ -17,27 +17,11 @@ pub(crate) fn source_ddl(sent_at: bool) -> String {
 }
 
 pub(crate) fn table_export(sent_at: bool) -> TableExport {
-    let mut columns = serde_json::json!([
-        {"name": "ts", "class": "quasi", "transform": "truncateTime", "unit": "minute"},
-        {"name": "device_id", "class": "identifier", "transform": "hash"},
-        {"name": "user_id", "class": "identifier", "transform": "hash"},
-        {"name": "email", "class": "identifier", "transform": "drop"},
-        {"name": "client_ip", "class": "quasi", "transform": "ipPrefix", "ipv4Bits": 24, "ipv6Bits": 48},
-        {"name": "latitude", "class": "quasi", "transform": "round", "digits": 1},
-        {"name": "longitude", "class": "quasi", "transform": "round", "digits": 1},
-        {"name": "firmware", "class": "none", "transform": "keep"},
-        {"name": "temperature", "class": "none", "transform": "keep"}
-    ]);
-    if sent_at {
-        let rule = serde_json::json!({"name": "sent_at", "class": "none", "transform": "keep"});
-        columns.as_array_mut().expect("array").push(rule);
-    }
-    serde_json::from_value(serde_json::json!({
-        "schema": "public", "name": "device_metrics",
-        "rowFilter": "firmware NOT LIKE 'dev-%' AND temperature BETWEEN -40 AND 125",
-        "columns": columns
-    }))
-    .expect("table export")
+    let table = device_telemetry_table()
+        .edit_column("ts", |c| c.truncate_time(TimeUnit::Minute))
+        .without_column("battery")
+        .row_filter("firmware NOT LIKE 'dev-%' AND temperature BETWEEN -40 AND 125");
+    if sent_at { table.column(measurement("sent_at").keep()) } else { table }.build()
 }
 
 pub(crate) fn export_spec(sent_at: bool) -> ExportSpec {
@@ -77,7 +61,8 @@ pub(crate) async fn insert_marker(c: &Client) {
     batch(
         c,
         &format!(
-            "INSERT INTO device_metrics (ts, device_id, firmware, temperature) VALUES (now(), '{MARKER}', '{MARKER}', 20)"
+            "INSERT INTO device_metrics (ts, device_id, firmware, temperature) VALUES (now(), {m}, {m}, 20)",
+            m = quote_literal(MARKER)
         ),
     )
     .await;
@@ -85,7 +70,7 @@ pub(crate) async fn insert_marker(c: &Client) {
 
 /// Poll (through the partial index) until `table` holds `n` marker rows.
 pub(crate) async fn wait_markers(c: &Client, table: &str, n: i64) -> Instant {
-    let q = format!("SELECT count(*) FROM {table} WHERE firmware = '{MARKER}'");
+    let q = format!("SELECT count(*) FROM {table} WHERE firmware = {}", quote_literal(MARKER));
     let deadline = Instant::now() + TIMEOUT;
     loop {
         if scalar(c, &q).await >= n {
@@ -173,7 +158,7 @@ pub(crate) fn start_path(rt: &Runtime, path: Path, sent_at: bool) -> (Cluster, &
                 GLOBAL
             }
         };
-        batch(&dst, &format!("CREATE INDEX ON {target} (firmware) WHERE firmware = '{MARKER}'")).await;
+        batch(&dst, &format!("CREATE INDEX ON {target} (firmware) WHERE firmware = {}", quote_literal(MARKER))).await;
         batch(&dst, "SET enable_seqscan = off").await;
         insert_marker(&src).await;
         wait_markers(&dst, target, 1).await;

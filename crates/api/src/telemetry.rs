@@ -316,6 +316,17 @@ impl ColumnRule {
 }
 
 impl TransformKind {
+    /// Every transform, in declaration order (for table tests and generators).
+    pub const ALL: [TransformKind; 7] = [
+        TransformKind::Drop,
+        TransformKind::Keep,
+        TransformKind::Hash,
+        TransformKind::TruncateTime,
+        TransformKind::IpPrefix,
+        TransformKind::Round,
+        TransformKind::Prefix,
+    ];
+
     /// The name used in manifests.
     pub fn as_str(self) -> &'static str {
         match self {

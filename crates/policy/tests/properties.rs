@@ -39,15 +39,7 @@ fn time_unit() -> impl Strategy<Value = TimeUnit> {
 }
 
 fn transform_kind() -> impl Strategy<Value = TransformKind> {
-    select(vec![
-        TransformKind::Drop,
-        TransformKind::Keep,
-        TransformKind::Hash,
-        TransformKind::TruncateTime,
-        TransformKind::IpPrefix,
-        TransformKind::Round,
-        TransformKind::Prefix,
-    ])
+    select(TransformKind::ALL.to_vec())
 }
 
 fn rule(name: &str, class: ColumnClass, transform: TransformKind) -> ColumnRule {

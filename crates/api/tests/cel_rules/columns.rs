@@ -131,16 +131,6 @@ fn parameters_of(transform: TransformKind) -> &'static [&'static str] {
     }
 }
 
-const ALL_TRANSFORMS: [TransformKind; 7] = [
-    TransformKind::Drop,
-    TransformKind::Keep,
-    TransformKind::Hash,
-    TransformKind::TruncateTime,
-    TransformKind::IpPrefix,
-    TransformKind::Round,
-    TransformKind::Prefix,
-];
-
 /// Every transform with every subset of the five parameters (7 × 32 columns): CEL
 /// rejects exactly the rules whose parameters do not fit, and `resolve()` accepts
 /// exactly the columns CEL accepts.
@@ -154,7 +144,7 @@ fn cel_and_resolve_agree_on_every_parameter_combination() {
     ];
     let mut cases = 0;
     let mut accepted = 0;
-    for transform in ALL_TRANSFORMS {
+    for transform in TransformKind::ALL {
         for mask in 0u32..(1 << PARAMETERS.len()) {
             let given: Vec<&str> =
                 PARAMETERS.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, p)| *p).collect();
@@ -248,7 +238,7 @@ fn resolve_applies_the_schema_ranges() {
 #[test]
 fn column_enums_match_the_types() {
     let schema = schema_of("TelemetryReplica");
-    let transforms: Vec<&str> = ALL_TRANSFORMS.iter().map(|t| t.as_str()).collect();
+    let transforms: Vec<&str> = TransformKind::ALL.iter().map(|t| t.as_str()).collect();
     assert_eq!(enum_of(node(&schema, &format!("{COLUMN}.transform"))), transforms);
     let classes: Vec<&str> =
         [ColumnClass::Identifier, ColumnClass::Quasi, ColumnClass::None].iter().map(|c| c.as_str()).collect();
